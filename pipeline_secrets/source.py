@@ -1,0 +1,265 @@
+"""Calls to Secrets Manager, with AWS errors mapped to ours and replica-region failover.
+
+This is the only module that talks to the service. It caches nothing; see ``cache``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from pipeline_secrets.client import ClientFactory, ClientSettings
+from pipeline_secrets.errors import (
+    SecretAccessDeniedError,
+    SecretDecryptionError,
+    SecretDeletedError,
+    SecretError,
+    SecretNotFoundError,
+    SecretRequestError,
+    SecretServiceUnavailableError,
+    SecretThrottledError,
+)
+from pipeline_secrets.model import AWSCURRENT, BatchResult, SecretValue
+from pipeline_secrets.stats import Stats
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+BATCH_LIMIT = 20
+_THROTTLING_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+}
+
+
+class SecretsManagerSource:
+    """Fetches secrets; maps AWS errors to ours; tries fallback regions on outages."""
+
+    def __init__(
+        self,
+        settings: ClientSettings | None = None,
+        *,
+        stats: Stats | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
+        self.clients = clients or ClientFactory(settings)
+        self.stats = stats or Stats()
+
+    # -- single values -------------------------------------------------------------
+    def get_secret_value(
+        self,
+        secret_id: str,
+        *,
+        version_stage: str | None = None,
+        version_id: str | None = None,
+    ) -> SecretValue:
+        """One GetSecretValue. Without stage or id, asks for AWSCURRENT explicitly."""
+        request: dict[str, Any] = {"SecretId": secret_id}
+        if version_id:
+            request["VersionId"] = version_id
+        if version_stage or not version_id:
+            # moto can serve a stale value when VersionStage is omitted.
+            request["VersionStage"] = version_stage or AWSCURRENT
+        response = self._call("GetSecretValue", secret_id, lambda c: c.get_secret_value(**request))
+        return secret_value_from_response(secret_id, response)
+
+    def describe_secret(self, secret_id: str) -> dict[str, Any]:
+        return dict(
+            self._call("DescribeSecret", secret_id, lambda c: c.describe_secret(SecretId=secret_id))
+        )
+
+    # -- many values -----------------------------------------------------------------
+    def batch_get(
+        self,
+        secret_ids: Sequence[str] | None = None,
+        *,
+        name_prefix: str | None = None,
+    ) -> BatchResult:
+        """BatchGetSecretValue for many ids (20 per call) or every name under a prefix.
+
+        Per-secret failures are returned in ``errors``, never raised. Errors of the
+        call itself (throttling, access denied to the operation) are raised.
+        """
+        if (secret_ids is None) == (name_prefix is None):
+            raise ValueError("give either secret_ids or name_prefix")
+        values: dict[str, SecretValue] = {}
+        errors: dict[str, SecretError] = {}
+        if secret_ids is not None:
+            unique = list(dict.fromkeys(secret_ids))
+            for start in range(0, len(unique), BATCH_LIMIT):
+                chunk = unique[start : start + BATCH_LIMIT]
+                for page in self._batch_pages({"SecretIdList": chunk}):
+                    self._collect(page, values, errors, requested=chunk)
+        else:
+            assert name_prefix is not None
+            request = {
+                "Filters": [{"Key": "name", "Values": [name_prefix]}],
+                "MaxResults": BATCH_LIMIT,
+            }
+            for page in self._batch_pages(request):
+                self._collect(page, values, errors, requested=None)
+            # The name filter matches by prefix; keep exactly what starts with it.
+            values = {k: v for k, v in values.items() if k.startswith(name_prefix)}
+        return BatchResult(values=values, errors=errors)
+
+    def list_secrets(self, name_prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every secret's metadata (no values), optionally under a name prefix."""
+        token: str | None = None
+        while True:
+            request: dict[str, Any] = {"MaxResults": 100, "IncludePlannedDeletion": False}
+            if name_prefix:
+                request["Filters"] = [{"Key": "name", "Values": [name_prefix]}]
+            if token:
+                request["NextToken"] = token
+            page = self._call(
+                "ListSecrets", name_prefix or "*", _operation("list_secrets", request)
+            )
+            for entry in page.get("SecretList", []):
+                if not name_prefix or str(entry.get("Name", "")).startswith(name_prefix):
+                    yield entry
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    def _batch_pages(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        while True:
+            call = dict(request)
+            if token:
+                call["NextToken"] = token
+            label = ",".join(request.get("SecretIdList", [])) or "filter"
+            page = self._call(
+                "BatchGetSecretValue", label, _operation("batch_get_secret_value", call)
+            )
+            yield page
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    def _collect(
+        self,
+        page: dict[str, Any],
+        values: dict[str, SecretValue],
+        errors: dict[str, SecretError],
+        requested: Sequence[str] | None,
+    ) -> None:
+        by_arn = {}
+        for entry in page.get("SecretValues", []):
+            name = entry["Name"]
+            asked = name
+            if requested is not None:
+                asked = next((r for r in requested if r in (name, entry.get("ARN"))), name)
+            value = secret_value_from_response(asked, entry)
+            values[asked] = value
+            by_arn[entry.get("ARN")] = asked
+        for err in page.get("Errors", []):
+            secret_id = err.get("SecretId", "?")
+            errors[secret_id] = map_error_code(
+                err.get("ErrorCode", ""), secret_id, "BatchGetSecretValue"
+            )
+
+    # -- the one place that calls boto3 ----------------------------------------------
+    def _call(self, operation: str, secret_id: str, do: Callable[[Any], T]) -> T:
+        regions = self.clients.regions()
+        last_error: SecretError | None = None
+        for index, region in enumerate(regions):
+            self.stats.api_call(operation)
+            try:
+                return do(self.clients.client(region))
+            except ClientError as exc:
+                mapped = map_client_error(exc, secret_id, operation)
+                if not _is_regional_outage(mapped) or index == len(regions) - 1:
+                    raise mapped from exc
+                last_error = mapped
+            except (BotoConnectionError, BotoCoreError) as exc:
+                mapped = SecretServiceUnavailableError(
+                    f"{operation} for secret {secret_id!r} could not reach Secrets Manager"
+                    f"{_region_suffix(region)}: {type(exc).__name__}",
+                    secret_id=secret_id,
+                )
+                if index == len(regions) - 1:
+                    raise mapped from exc
+                last_error = mapped
+            log.warning(
+                "%s for secret %r failed in region %s (%s); trying region %s",
+                operation,
+                secret_id,
+                region or "default",
+                type(last_error).__name__,
+                regions[index + 1] or "default",
+            )
+        raise AssertionError("unreachable") from last_error
+
+
+def _operation(method: str, request: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    """A call of ``client.<method>(**request)``, bound now (not at loop end)."""
+
+    def do(client: Any) -> dict[str, Any]:
+        return dict(getattr(client, method)(**request))
+
+    return do
+
+
+def _region_suffix(region: str | None) -> str:
+    return f" in region {region}" if region else ""
+
+
+def _is_regional_outage(error: SecretError) -> bool:
+    return isinstance(error, SecretThrottledError | SecretServiceUnavailableError)
+
+
+def map_client_error(exc: ClientError, secret_id: str, operation: str) -> SecretError:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    if status >= 500 and code not in {"DecryptionFailure"}:
+        return SecretServiceUnavailableError(
+            f"{operation} for secret {secret_id!r} failed with a server error ({code or status})",
+            secret_id=secret_id,
+        )
+    return map_error_code(code, secret_id, operation, message=str(error.get("Message", "")))
+
+
+def map_error_code(code: str, secret_id: str, operation: str, message: str = "") -> SecretError:
+    """Our error for an AWS error code. AWS messages carry no secret values."""
+    prefix = f"{operation} for secret {secret_id!r}"
+    if code == "ResourceNotFoundException":
+        return SecretNotFoundError(f"{prefix}: not found", secret_id=secret_id)
+    if code == "InvalidRequestException" and "delet" in message.lower():
+        return SecretDeletedError(f"{prefix}: marked for deletion", secret_id=secret_id)
+    if code in {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}:
+        return SecretAccessDeniedError(f"{prefix}: access denied ({code})", secret_id=secret_id)
+    if code in {"DecryptionFailure", "KMSAccessDeniedException"}:
+        return SecretDecryptionError(
+            f"{prefix}: KMS could not decrypt the secret ({code})", secret_id=secret_id
+        )
+    if code in _THROTTLING_CODES:
+        return SecretThrottledError(f"{prefix}: throttled ({code})", secret_id=secret_id)
+    if code in {"InternalServiceError", "ServiceUnavailable", "InternalFailure"}:
+        return SecretServiceUnavailableError(f"{prefix}: {code}", secret_id=secret_id)
+    detail = f": {message}" if message else ""
+    return SecretRequestError(f"{prefix}: {code or 'error'}{detail}", secret_id=secret_id)
+
+
+def secret_value_from_response(secret_id: str, response: dict[str, Any]) -> SecretValue:
+    binary = response.get("SecretBinary")
+    if isinstance(binary, str):
+        # BatchGetSecretValue through some clients returns base64 text.
+        binary = base64.b64decode(binary)
+    return SecretValue(
+        secret_id=secret_id,
+        name=str(response.get("Name", secret_id)),
+        arn=str(response.get("ARN", "")),
+        version_id=str(response.get("VersionId", "")),
+        version_stages=tuple(response.get("VersionStages", ()) or ()),
+        secret_string=response.get("SecretString"),
+        secret_binary=binary,
+        created_date=response.get("CreatedDate"),
+    )
