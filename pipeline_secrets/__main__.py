@@ -1,0 +1,5 @@
+import sys
+
+from pipeline_secrets.cli import main
+
+sys.exit(main())
