@@ -49,8 +49,11 @@ class MotoServer:
 
 
 def start_moto(port: int = 0) -> MotoServer:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     for key, value in FAKE_ENV.items():
         os.environ.setdefault(key, value)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
