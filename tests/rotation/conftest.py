@@ -46,7 +46,9 @@ def all_passwords(client: Any, name: str) -> list[str]:
 
 
 def secret_dict(client: Any, name: str, stage: str = "AWSCURRENT") -> dict[str, Any]:
-    return dict(json.loads(client.get_secret_value(SecretId=name, VersionStage=stage)["SecretString"]))
+    return dict(
+        json.loads(client.get_secret_value(SecretId=name, VersionStage=stage)["SecretString"])
+    )
 
 
 @pytest.fixture
@@ -86,8 +88,12 @@ def master_secrets(
         else:
             user = f"rotmaster_{pysecrets.token_hex(3)}"
             password = "Mst-" + pysecrets.token_urlsafe(16)
-            mariadb_server.admin_sql("CREATE OR REPLACE USER %s@'%%' IDENTIFIED BY %s", (user, password))
-            mariadb_server.admin_sql("GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION", (user,))
+            mariadb_server.admin_sql(
+                "CREATE OR REPLACE USER %s@'%%' IDENTIFIED BY %s", (user, password)
+            )
+            mariadb_server.admin_sql(
+                "GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION", (user,)
+            )
             maria_users.append(user)
             value = {
                 "engine": "mariadb",

@@ -42,9 +42,9 @@ def test_single_user_rotation_per_engine(
 @pytest.mark.parametrize(
     ("engine", "username"),
     [
-        ("postgres", 'Mixed"Case\'User'),
-        ("redshift", "Upper Space\"q"),
-        ("mariadb", 'Rot"Q\'uote'),
+        ("postgres", "Mixed\"Case'User"),
+        ("redshift", 'Upper Space"q'),
+        ("mariadb", "Rot\"Q'uote"),
         ("mysql", "UPPER`tick"),
     ],
 )

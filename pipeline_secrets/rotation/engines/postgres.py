@@ -74,7 +74,9 @@ class PostgresEngine:
         self, master_conn: Any, *, template_user: str, user: str, password: str
     ) -> None:
         """Create ``user`` as a member of ``template_user`` (so it inherits its privileges
-        and may use its objects), or reset its password; one transaction."""
+        and may use its objects), or reset its password; one transaction. The original
+        user gets no membership in its clone (that would be a cycle): it holds the
+        privileges itself."""
         from psycopg2 import sql
 
         ident = sql.Identifier(user)
@@ -85,12 +87,14 @@ class PostgresEngine:
                 cur.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(ident, secret))
             else:
                 cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(ident, secret))
+            # Skip when either role already belongs to the other: the clone is a member
+            # of the original user, and the original owns its privileges itself.
             cur.execute(
-                "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
-                "JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = %s AND u.rolname = %s",
-                (template_user, user),
+                "SELECT pg_has_role(%s, %s, 'MEMBER') OR pg_has_role(%s, %s, 'MEMBER')",
+                (user, template_user, template_user, user),
             )
-            if cur.fetchone() is None:
+            row = cur.fetchone()
+            if not (row and row[0]):
                 cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(template_user), ident))
         master_conn.commit()
 
