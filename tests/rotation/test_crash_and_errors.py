@@ -120,7 +120,7 @@ def test_driver_error_text_is_redacted(
         def set_own_password(self, conn: Any, username: str, password: str) -> None:
             raise RuntimeError(f"syntax error near '{password}'")
 
-    monkeypatch.setitem(ENGINES, "postgres", Leaky())  # type: ignore[arg-type]
+    monkeypatch.setitem(ENGINES, "postgres", Leaky())
     name = db_secret("postgres")
     with pytest.raises(RotationError, match="setSecret") as info:
         rotate_secret(name, client=sm)
