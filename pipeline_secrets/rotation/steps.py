@@ -38,6 +38,9 @@ from pipeline_secrets.sanitize import sanitized
 
 log = logging.getLogger(__name__)
 
+# Keys a master secret without them takes from the user's secret.
+INHERITED_BY_MASTER = ("engine", "host", "port", "ssl", "sslrootcert")
+
 
 @dataclass
 class StepContext:
@@ -185,7 +188,11 @@ def _set_alternating(
             ctx.secret_id,
             f"could not read the master secret {master_arn!r}: {type(exc).__name__}",
         ) from exc
-    master = ctx.target(master_value, "master", dbname=cur.dbname)
+    # RDS-managed master secrets (rds!db-...) hold only username and password: the
+    # connection details come from the user's secret. The master logs in to the
+    # user's database, so privileges are granted there.
+    inherited = {k: current[k] for k in INHERITED_BY_MASTER if k in current}
+    master = ctx.target({**inherited, **master_value}, "master", dbname=cur.dbname)
     if master.host != cur.host:
         raise RotationConfigError(
             SET, ctx.secret_id, f"the master secret {master_arn!r} names another host"
@@ -212,10 +219,9 @@ def _master_client(ctx: StepContext, master_arn: str) -> Any:
     client = ctx.store.client
     region = region_of_arn(master_arn)
     if region and region != getattr(client.meta, "region_name", region):
-        import boto3
+        from pipeline_secrets.rotation.runner import default_client
 
-        endpoint = client.meta.endpoint_url
-        return boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint)
+        return default_client(region_name=region)
     return client
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -117,3 +118,22 @@ def test_alternating_mysql_family(
         conn.close()
         assert can_login(name, "AWSPREVIOUS")
         assert stages(name)["AWSCURRENT"] == result.token
+
+
+@pytest.mark.postgres
+def test_rds_managed_master_secret_with_only_username_and_password(
+    sm: Any, db_secret: Any, pg_cluster: Any, put_secret: Any, can_login: Any
+) -> None:
+    """A master secret like RDS's ``rds!db-...``: username and password only."""
+    name = db_secret("postgres")
+    master = put_secret(
+        "rds!db-0123", {"username": pg_cluster.admin_user, "password": pg_cluster.admin_password}
+    )
+    value = secret_dict(sm, name)
+    sm.put_secret_value(
+        SecretId=name, SecretString=json.dumps({**value, "masterarn": master["ARN"]})
+    )
+    result = rotate_secret(name, client=sm)
+    assert result.strategy == "alternating"
+    assert secret_dict(sm, name)["username"] == value["username"] + "_clone"
+    assert can_login(name)
