@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets as pysecrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,6 +26,26 @@ from pipeline_secrets.rotation.target import target_from_secret
 
 PG_ENGINES = {"postgres", "aurora-postgresql", "redshift"}
 MYSQL_ENGINES = {"mysql", "aurora-mysql", "mariadb"}
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks_in_call_logs(
+    request: pytest.FixtureRequest, leak_registry: Any, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """The shared leak guard reads ``caplog.text`` at teardown, which holds only the
+    teardown phase's records; this one checks the setup and call phases' records (and
+    their tracebacks), after ``db_secret`` registered every generated password."""
+    yield
+    if request.node.get_closest_marker("allow_secret_output"):
+        return
+    formatter = logging.Formatter()
+    texts = []
+    for when in ("setup", "call"):
+        for record in caplog.get_records(when):
+            texts.append(record.getMessage())
+            if record.exc_info:
+                texts.append(formatter.formatException(record.exc_info))
+    leak_registry.assert_clean({"setup/call logs": "\n".join(texts)})
 
 
 @pytest.fixture
