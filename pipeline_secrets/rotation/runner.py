@@ -31,7 +31,7 @@ from pipeline_secrets.rotation.protocol import (
     check_step_name,
 )
 from pipeline_secrets.rotation.steps import STEP_FUNCTIONS, StepContext
-from pipeline_secrets.rotation.store import SecretStore, error_code
+from pipeline_secrets.rotation.store import SecretStore, default_client, error_code
 from pipeline_secrets.rotation.strategies import strategy_of
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,6 @@ class RotationResult:
     steps: list[str] = field(default_factory=list)  # completed steps, in order
     strategy: str = "single"  # "single" | "alternating"
     finished: bool = False  # AWSCURRENT is the new version
-
-
-def default_client(endpoint_url: str | None = None, region_name: str | None = None) -> Any:
-    """A Secrets Manager client from arguments, ``PIPELINE_SECRETS_*`` and boto3's env."""
-    from pipeline_secrets.client import ClientFactory, ClientSettings
-
-    settings = ClientSettings.create(endpoint_url=endpoint_url, region_name=region_name)
-    return ClientFactory(settings).client()
 
 
 def run_step(

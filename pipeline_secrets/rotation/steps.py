@@ -26,7 +26,7 @@ from pipeline_secrets.rotation.engines import RotationEngine, engine_for
 from pipeline_secrets.rotation.errors import RotationConfigError, RotationError
 from pipeline_secrets.rotation.passwords import PasswordOptions
 from pipeline_secrets.rotation.protocol import CREATE, FINISH, SET, TEST
-from pipeline_secrets.rotation.store import SecretStore, region_of_arn
+from pipeline_secrets.rotation.store import SecretStore, default_client, region_of_arn
 from pipeline_secrets.rotation.strategies import (
     ALTERNATING,
     clone_name_problem,
@@ -50,7 +50,7 @@ class StepContext:
     master_client: Any | None = None
     password_options: PasswordOptions | None = None
     engines: Callable[[str], RotationEngine] = engine_for
-    _secrets: list[str] = field(default_factory=list)  # passwords seen: redact from errors
+    known_passwords: list[str] = field(default_factory=list)  # redacted from errors
 
     @property
     def secret_id(self) -> str:
@@ -61,11 +61,11 @@ class StepContext:
 
     def clean(self, exc: BaseException) -> BaseException:
         """A copy of a driver error without any password this step has seen."""
-        return sanitized(exc, self._secrets)
+        return sanitized(exc, self.known_passwords)
 
     def target(self, secret: Mapping[str, Any], label: str, **kw: Any) -> DbTarget:
         if isinstance(secret.get("password"), str):
-            self._secrets.append(secret["password"])
+            self.known_passwords.append(secret["password"])
         try:
             return target_from_secret(secret, self.secret_id, label, **kw)
         except SecretFormatError as exc:
@@ -106,7 +106,7 @@ def create_secret(ctx: StepContext) -> None:
             raise RotationConfigError(CREATE, ctx.secret_id, problem)
         new["username"] = other_username(target.username)
     new["password"] = ctx.store.random_password(options.request(target.engine))
-    ctx._secrets.append(new["password"])
+    ctx.known_passwords.append(new["password"])
     ctx.store.put_pending(ctx.token, new)
     log.info(
         "createSecret: put a new pending value (user %r) in secret %r version %s",
@@ -219,8 +219,6 @@ def _master_client(ctx: StepContext, master_arn: str) -> Any:
     client = ctx.store.client
     region = region_of_arn(master_arn)
     if region and region != getattr(client.meta, "region_name", region):
-        from pipeline_secrets.rotation.runner import default_client
-
         return default_client(region_name=region)
     return client
 

@@ -96,6 +96,14 @@ class SecretStore:
             )
 
 
+def default_client(endpoint_url: str | None = None, region_name: str | None = None) -> Any:
+    """A Secrets Manager client from arguments, ``PIPELINE_SECRETS_*`` and boto3's env."""
+    from pipeline_secrets.client import ClientFactory, ClientSettings
+
+    settings = ClientSettings.create(endpoint_url=endpoint_url, region_name=region_name)
+    return ClientFactory(settings).client()
+
+
 def region_of_arn(arn: str) -> str | None:
     parts = arn.split(":")
     if len(parts) >= 6 and parts[0] == "arn" and parts[3]:
