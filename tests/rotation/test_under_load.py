@@ -38,14 +38,25 @@ def _query(creds: DatabaseCredentials) -> None:
         conn.close()
 
 
+REFUSED: list[int] = []  # logins the database refused inside Reconnector.connect
+
+
 def _reconnector_client(cache: SecretCache, name: str) -> Callable[[], None]:
     policy = ReconnectPolicy(
         budget_seconds=15.0, initial_backoff_seconds=0.02, max_backoff_seconds=0.2
     )
     reconnector = Reconnector(cache, policy)
 
+    def counted(creds: DatabaseCredentials) -> None:
+        try:
+            _query(creds)
+        except Exception as exc:
+            if is_authentication_failure(exc):
+                REFUSED.append(1)
+            raise
+
     def run() -> None:
-        reconnector.connect(name, _query)
+        reconnector.connect(name, counted)
 
     return run
 
@@ -113,11 +124,16 @@ def _run_load(
 @pytest.mark.slow
 def test_reconnector_survives_20_rotations(sm: Any, db_secret: Any, stages: Any) -> None:
     name = db_secret("postgres")
+    REFUSED.clear()
     started = time.monotonic()
     ok, failed, kinds = _run_load(sm, name, _reconnector_client)
     elapsed = time.monotonic() - started
-    print(f"reconnector: {ok} queries ok, {failed} failed in {elapsed:.1f}s")
+    print(
+        f"reconnector: {ok} queries ok, {failed} failed in {elapsed:.1f}s; "
+        f"{len(REFUSED)} refused logins retried"
+    )
     assert failed == 0, kinds[:5]
+    assert REFUSED, "no login was refused: the rotation window was never hit"
     assert ok > ROTATIONS * THREADS
     assert len(sm.list_secret_version_ids(SecretId=name)["Versions"]) >= ROTATIONS
 
