@@ -2,9 +2,10 @@
 
 * ``createSecret``: reuse the AWSPENDING value of the token if there is one, otherwise
   put a new one (GetRandomPassword; for alternating users, the other user name).
-* ``setSecret``: nothing to do if the pending credentials already log in. Single user:
-  log in with current, else previous, credentials and change the password. Alternating:
-  the master creates or updates the pending user.
+* ``setSecret``: single user: nothing to do if the pending credentials already log in;
+  else log in with the current, then the previous credentials and change the password.
+  Alternating: the master creates or updates the pending user and copies the
+  privileges (every time: a re-run repairs a half-done copy).
 * ``testSecret``: log in with the pending credentials and run a query.
 * ``finishSecret``: move AWSCURRENT to the token, then remove AWSPENDING from it.
 
@@ -127,15 +128,17 @@ def set_secret(ctx: StepContext) -> None:
         raise RotationConfigError(
             SET, ctx.secret_id, "the pending and current values name different hosts"
         )
+    if strategy_of(current) == ALTERNATING:
+        # Always re-applied (idempotent): a crash after the user was created but before
+        # its privileges were copied must be repaired, though the pending login works.
+        _set_alternating(ctx, engine, current, cur, pending)
+        return
     conn = _try_login(ctx, engine, pending)
     if conn is not None:
-        conn.close()
+        _close(conn)
         log.info("setSecret: pending credentials of %r already work; nothing to do", ctx.secret_id)
         return
-    if strategy_of(current) == ALTERNATING:
-        _set_alternating(ctx, engine, current, cur, pending)
-    else:
-        _set_single(ctx, engine, cur, pending)
+    _set_single(ctx, engine, cur, pending)
 
 
 def _set_single(ctx: StepContext, engine: RotationEngine, cur: DbTarget, pending: DbTarget) -> None:

@@ -137,3 +137,27 @@ def test_rds_managed_master_secret_with_only_username_and_password(
     assert result.strategy == "alternating"
     assert secret_dict(sm, name)["username"] == value["username"] + "_clone"
     assert can_login(name)
+
+
+@pytest.mark.mariadb
+def test_rerun_repairs_a_clone_created_without_its_privileges(
+    sm: Any, db_secret: Any, mariadb_server: Any
+) -> None:
+    """A crash inside setSecret: the clone exists with the pending password, no grants."""
+    name = db_secret("mariadb", alternating=True)
+    first = secret_dict(sm, name)
+    conn = mariadb_server.connect(first["username"], first["password"], first["dbname"])
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE facts (n int)")
+    conn.close()
+    result = rotate_secret(name, client=sm, stop_after="createSecret")
+    pending = secret_dict(sm, name, "AWSPENDING")
+    mariadb_server.admin_sql(
+        "CREATE USER %s@'%%' IDENTIFIED BY %s", (pending["username"], pending["password"])
+    )
+    rotate_secret(name, client=sm, token=result.token)
+    conn = mariadb_server.connect(pending["username"], pending["password"], first["dbname"])
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM facts")
+        assert cur.fetchone()[0] == 0
+    conn.close()
