@@ -43,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from pipeline_secrets.rotation import PasswordOptions, RotationError, rotate_secret
     from pipeline_secrets.rotation.runner import default_client
 
-    options = PasswordOptions.from_env()
+    try:
+        options = PasswordOptions.from_env()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     changes: dict[str, Any] = {}
     if args.password_length is not None:
         changes["length"] = args.password_length

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline_secrets.rotation.errors import RotationProtocolError
-from pipeline_secrets.rotation.passwords import PasswordOptions
 from pipeline_secrets.rotation.runner import default_client, run_step
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> None:
         secret_id,
         token,
         client=_lambda_client(),
-        password_options=PasswordOptions.from_env(),
+        password_options=None,  # createSecret reads the environment
         local=False,
     )
 

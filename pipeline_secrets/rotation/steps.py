@@ -96,7 +96,10 @@ def create_secret(ctx: StepContext) -> None:
         return
     target = ctx.target(current, "current")
     engine = ctx.engines(target.engine)
-    options = ctx.password_options or PasswordOptions.from_env()
+    try:
+        options = ctx.password_options or PasswordOptions.from_env()
+    except ValueError as exc:
+        raise RotationConfigError(CREATE, ctx.secret_id, str(exc)) from None
     problems = options.problems(target.engine)
     if problems:
         raise RotationConfigError(CREATE, ctx.secret_id, "; ".join(problems))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,14 @@ def test_importing_rotation_imports_no_driver_or_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_bad_password_env_is_a_config_error_naming_the_step(
+    moto: object, put_secret: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline_secrets.rotation import RotationConfigError, rotate_secret
+
+    put_secret("e1", {"engine": "postgres", "host": "h", "username": "u", "password": "Pw-12345"})
+    monkeypatch.setenv("PASSWORD_LENGTH", "twelve")
+    with pytest.raises(RotationConfigError, match=r"createSecret of secret 'e1'.*PASSWORD_LENGTH"):
+        rotate_secret("e1")
