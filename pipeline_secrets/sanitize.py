@@ -19,7 +19,7 @@ _KV_PASSWORD = re.compile(
 # 'invalid percent-encoded token: "<password>"', 'unexpected spaces found in "<part>"'.
 _LIBPQ_QUOTED = re.compile(
     r'(?P<pre>(?:missing "=" after|invalid percent-encoded token:|unexpected spaces found in'
-    r'|invalid integer value|invalid value for parameter|invalid sslmode value:)\s*)'
+    r"|invalid integer value|invalid value for parameter|invalid sslmode value:)\s*)"
     r'"(?P<v>[^"\n]*)"',
     re.IGNORECASE,
 )

@@ -17,7 +17,7 @@ from tests.leakguard import LeakGuard, exception_text
 ROOT = Path(__file__).resolve().parents[1]
 VALUE = "leak-Ab3xYz9-value"  # not registered in this (outer) session
 
-INNER = f'''
+INNER = f"""
 import logging
 import pytest
 
@@ -58,7 +58,7 @@ def test_clean():
 def test_allowed():
     with pytest.raises(ValueError):
         raise ValueError(VALUE)
-'''
+"""
 
 
 def test_guard_fails_leaking_tests_and_hides_the_value(tmp_path: Path) -> None:
@@ -66,9 +66,26 @@ def test_guard_fails_leaking_tests_and_hides_the_value(tmp_path: Path) -> None:
     test_file.write_text(textwrap.dedent(INNER))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-q", "-rA",
-         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(test_file)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.conftest",
+            "-q",
+            "-rA",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(test_file),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output[-2000:]
