@@ -119,6 +119,6 @@ def test_scan_files(tmp_path: Path) -> None:
     clean.write_text("task ran with postgres://u:***@h/db\n")
     assert guard.assert_files_clean(tmp_path / "logs") == 1
     (tmp_path / "logs" / "driver.out").write_text("jdbc password=file-leak-value-1\n")
-    with pytest.raises(AssertionError, match="driver.out") as info:
+    with pytest.raises(AssertionError, match=r"driver\.out") as info:
         guard.assert_files_clean(tmp_path / "logs", tmp_path / "missing")
     assert "file-leak-value-1" not in str(info.value)
