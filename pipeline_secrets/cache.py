@@ -212,6 +212,11 @@ class SecretCache:
             # Still backing off after a failed refresh: serve the last good value.
             self.stats.incr("stale_serves")
             return entry.value
+        if entry.error is not None and now < entry.retry_at:
+            # Past the stale window and still backing off: repeat the last error
+            # instead of calling an endpoint that is down on every lookup.
+            self.stats.incr("errors")
+            raise entry.error
         return None
 
     def _within_stale(self, entry: _Entry, now: float) -> bool:
@@ -281,6 +286,7 @@ class SecretCache:
                         entry.retry_at - now,
                     )
                     return entry.value
+                entry.error = exc  # repeated until retry_at (see _answer_from_entry)
                 raise exc
             # Nothing to serve, or an error (access denied, KMS, bad request) after which
             # the old value must never be served again: remember it briefly so callers
