@@ -9,6 +9,7 @@ retries run in real time.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -147,7 +148,7 @@ def test_throttling_and_5xx_are_retried_with_bounded_calls(
     assert proxy.total("GetSecretValue") == 5
     assert cache.stats.api_calls("GetSecretValue") == 1  # one logical call
     times = [t for t, op in proxy.request_times if op == "GetSecretValue"]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     print(
         f"FIGURES throttle+5xx+drop: 5 requests, {elapsed:.2f}s, gaps={[round(g, 3) for g in gaps]}"
     )
