@@ -33,6 +33,9 @@ def _j(**kwargs: Any) -> str:
 
 
 BASE = {"username": "app", "password": PW}
+HUGE_NUMBER = '{"username": "u", "password": "' + PW + '", "port": ' + "9" * 5000 + "}"
+UNICODE_PW = "p\u00e4\u00df-\u5bc6\u7801-\U0001f511" + PW
+RTL_USER = "\u05de\u05e9\u05ea\u05de\u05e9\u0301"
 
 CASES: list[Case] = [
     # -- not JSON, not a URI ---------------------------------------------------------
@@ -130,15 +133,15 @@ CASES: list[Case] = [
     # -- unicode -------------------------------------------------------------------------------
     Case(
         "unicode-password",
-        {"username": "u", "password": "p\u00e4\u00df-\u5bc6\u7801-\U0001f511" + PW},
+        {"username": "u", "password": UNICODE_PW},
         ok=True,
-        expect={"password": "p\u00e4\u00df-\u5bc6\u7801-\U0001f511" + PW},
+        expect={"password": UNICODE_PW},
     ),
     Case(
         "unicode-username-rtl",
-        {"username": "\u05de\u05e9\u05ea\u05de\u05e9\u0301", "password": PW},
+        {"username": RTL_USER, "password": PW},
         ok=True,
-        expect={"username": "\u05de\u05e9\u05ea\u05de\u05e9\u0301"},
+        expect={"username": RTL_USER},
     ),
     Case(
         "lone-surrogate",
