@@ -152,8 +152,16 @@ class AuditReport:
         )
 
     def to_table(self) -> str:
-        headers = ("secret", "status", "rotation", "last rotated", "next", "pending",
-                   "replicas", "policy")
+        headers = (
+            "secret",
+            "status",
+            "rotation",
+            "last rotated",
+            "next",
+            "pending",
+            "replicas",
+            "policy",
+        )
         rows = [headers]
         for s in self.secrets:
             rows.append(
@@ -163,16 +171,18 @@ class AuditReport:
                     "on" if s.rotation_enabled else "off",
                     (s.last_rotated or "-")[:10],
                     (s.next_rotation or "-")[:10],
-                    "STUCK" if any(f.rule == "stuck-pending" for f in s.findings)
+                    "STUCK"
+                    if any(f.rule == "stuck-pending" for f in s.findings)
                     else ("yes" if s.pending_version else "-"),
-                    ",".join(f"{r['Region']}:{r.get('Status', '?')}" for r in s.replication)
-                    or "-",
+                    ",".join(f"{r['Region']}:{r.get('Status', '?')}" for r in s.replication) or "-",
                     {True: "yes", False: "no", None: "?"}[s.resource_policy],
                 )
             )
         widths = [max(len(str(row[i])) for row in rows) for i in range(len(headers))]
-        lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-                 for row in rows]
+        lines = [
+            "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        ]
         for s in self.secrets:
             for f in s.findings:
                 lines.append(f"{f.severity.upper()} {s.name}: [{f.rule}] {f.message}")
@@ -215,13 +225,12 @@ def audit_one(
 ) -> SecretAudit:
     described = source.describe_secret(name)
     stages: Mapping[str, Iterable[str]] = described.get("VersionIdsToStages") or {}
-    pending = next(
-        (v for v, s in stages.items() if AWSPENDING in s and AWSCURRENT not in s), None
-    )
+    pending = next((v for v, s in stages.items() if AWSPENDING in s and AWSCURRENT not in s), None)
     pending_age = _pending_age_minutes(source, name, pending, now) if pending else None
     rules = described.get("RotationRules") or {}
     schedule = rules.get("ScheduleExpression") or (
-        f"every {rules['AutomaticallyAfterDays']} days" if rules.get("AutomaticallyAfterDays")
+        f"every {rules['AutomaticallyAfterDays']} days"
+        if rules.get("AutomaticallyAfterDays")
         else None
     )
     audit = SecretAudit(
@@ -262,8 +271,10 @@ def evaluate(
         if isinstance(reference, datetime):
             age = (now - _aware(reference)).total_seconds() / 86400
             if age > policy.max_days_since_rotation:
-                add("rotation-age", f"last rotated {age:.0f} days ago "
-                    f"(limit {policy.max_days_since_rotation:g})")
+                add(
+                    "rotation-age",
+                    f"last rotated {age:.0f} days ago (limit {policy.max_days_since_rotation:g})",
+                )
     next_date = described.get("NextRotationDate")
     if audit.rotation_enabled and isinstance(next_date, datetime):
         late = now - _aware(next_date)
@@ -272,11 +283,13 @@ def evaluate(
     if audit.pending_version is not None:
         age = audit.pending_age_minutes or 0.0
         if age >= policy.pending_grace_minutes:
-            add("stuck-pending", f"version {audit.pending_version} has been AWSPENDING for "
-                f"{age:.0f} min without becoming AWSCURRENT (a rotation failed half-way)")
+            add(
+                "stuck-pending",
+                f"version {audit.pending_version} has been AWSPENDING for "
+                f"{age:.0f} min without becoming AWSCURRENT (a rotation failed half-way)",
+            )
         else:
-            add("rotation-in-progress", f"version {audit.pending_version} is AWSPENDING",
-                WARN)
+            add("rotation-in-progress", f"version {audit.pending_version} is AWSPENDING", WARN)
     regions = {r.get("Region"): r for r in audit.replication}
     for region in policy.require_replica_regions:
         if region not in regions:
@@ -284,8 +297,11 @@ def evaluate(
     if policy.fail_on_replication_error:
         for region, status in regions.items():
             if status.get("Status") not in {"InSync", None}:
-                add("replication-error", f"replica {region} is {status.get('Status')}: "
-                    f"{status.get('StatusMessage', '')}".rstrip(": "))
+                add(
+                    "replication-error",
+                    f"replica {region} is {status.get('Status')}: "
+                    f"{status.get('StatusMessage', '')}".rstrip(": "),
+                )
     if policy.require_resource_policy and audit.resource_policy is False:
         add("no-resource-policy", "no resource policy is attached")
     return found

@@ -31,8 +31,12 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--prefix", action="append", default=[],
-                        help="secret name prefix to audit (repeatable; default: all secrets)")
+    parser.add_argument(
+        "--prefix",
+        action="append",
+        default=[],
+        help="secret name prefix to audit (repeatable; default: all secrets)",
+    )
     parser.add_argument("--policy", help="policy file (JSON object or 'key = value' lines)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -49,12 +53,18 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(args.quiet)
     source = SecretsManagerSource(client_settings(args))
     progress.note(f"auditing secrets under {', '.join(args.prefix) or 'every prefix'}")
-    report = audit_secrets(source, args.prefix, policy, progress=lambda i, n, name:
-                           progress.step(i, n, f"auditing {name}"))
+    report = audit_secrets(
+        source,
+        args.prefix,
+        policy,
+        progress=lambda i, n, name: progress.step(i, n, f"auditing {name}"),
+    )
     print(report.to_json() if args.format == "json" else report.to_table())
     failed = sum(1 for s in report.secrets if s.failed)
-    progress.note(f"{len(report.secrets)} secret(s) audited, {failed} failed the policy, "
-                  f"{len(report.errors)} error(s)")
+    progress.note(
+        f"{len(report.secrets)} secret(s) audited, {failed} failed the policy, "
+        f"{len(report.errors)} error(s)"
+    )
     if report.errors:
         return EXIT_AWS
     return EXIT_FINDINGS if failed else EXIT_OK

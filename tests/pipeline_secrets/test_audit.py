@@ -19,18 +19,25 @@ def seed(moto: Any) -> None:
     """db/good: rotation on, replica, policy. db/stuck: a rotation that failed half-way.
     db/norotate: rotation off. other/x: outside the audited prefix."""
     client = moto.client()
-    client.create_secret(Name="db/good", SecretString='{"password": "x1-audit"}',
-                         AddReplicaRegions=[{"Region": "eu-west-1"}])
-    client.put_resource_policy(SecretId="db/good", ResourcePolicy=json.dumps(
-        {"Version": "2012-10-17", "Statement": []}))
+    client.create_secret(
+        Name="db/good",
+        SecretString='{"password": "x1-audit"}',
+        AddReplicaRegions=[{"Region": "eu-west-1"}],
+    )
+    client.put_resource_policy(
+        SecretId="db/good", ResourcePolicy=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )
     client.create_secret(Name="db/stuck", SecretString='{"password": "x2-audit"}')
     client.create_secret(Name="db/norotate", SecretString='{"password": "x3-audit"}')
     client.create_secret(Name="other/x", SecretString="v")
     for name in ("db/good", "db/stuck"):
         try:  # moto enables rotation even though it cannot find the Lambda
-            client.rotate_secret(SecretId=name, RotationLambdaARN=LAMBDA,
-                                 RotationRules={"AutomaticallyAfterDays": 30},
-                                 RotateImmediately=False)
+            client.rotate_secret(
+                SecretId=name,
+                RotationLambdaARN=LAMBDA,
+                RotationRules={"AutomaticallyAfterDays": 30},
+                RotateImmediately=False,
+            )
         except client.exceptions.ResourceNotFoundException:
             pass
     # db/good's rotation "finished": drop the AWSPENDING label moto left behind.
@@ -38,11 +45,13 @@ def seed(moto: Any) -> None:
         stages = client.describe_secret(SecretId=name)["VersionIdsToStages"]
         for version, labels in stages.items():
             if "AWSPENDING" in labels:
-                client.update_secret_version_stage(SecretId=name, VersionStage="AWSPENDING",
-                                                   RemoveFromVersionId=version)
+                client.update_secret_version_stage(
+                    SecretId=name, VersionStage="AWSPENDING", RemoveFromVersionId=version
+                )
     # db/stuck: createSecret ran, the rest never did.
-    client.put_secret_value(SecretId="db/stuck", SecretString='{"password": "x4-audit"}',
-                            VersionStages=["AWSPENDING"])
+    client.put_secret_value(
+        SecretId="db/stuck", SecretString='{"password": "x4-audit"}', VersionStages=["AWSPENDING"]
+    )
 
 
 def source_for(moto: Any) -> SecretsManagerSource:
@@ -51,11 +60,18 @@ def source_for(moto: Any) -> SecretsManagerSource:
 
 def test_audit_flags_what_the_policy_says(moto: Any) -> None:
     seed(moto)
-    policy = AuditPolicy(pending_grace_minutes=0, require_replica_regions=("eu-west-1",),
-                         require_resource_policy=True)
+    policy = AuditPolicy(
+        pending_grace_minutes=0,
+        require_replica_regions=("eu-west-1",),
+        require_resource_policy=True,
+    )
     seen: list[str] = []
-    report = audit_secrets(source_for(moto), ["db/"], policy,
-                           progress=lambda i, n, name: seen.append(f"{i}/{n} {name}"))
+    report = audit_secrets(
+        source_for(moto),
+        ["db/"],
+        policy,
+        progress=lambda i, n, name: seen.append(f"{i}/{n} {name}"),
+    )
     by_name = {s.name: s for s in report.secrets}
     assert set(by_name) == {"db/good", "db/stuck", "db/norotate"}
     assert seen[-1].startswith("3/3")
@@ -95,9 +111,11 @@ def test_overdue_and_age_rules(moto: Any) -> None:
 
 def test_policy_files(tmp_path: Path) -> None:
     simple = tmp_path / "policy.conf"
-    simple.write_text("# audit policy\nrequire_rotation = false\n"
-                      "require-replica-regions = eu-west-1, us-west-2\n"
-                      "pending_grace_minutes: 5\nmax_days_since_rotation = none\n")
+    simple.write_text(
+        "# audit policy\nrequire_rotation = false\n"
+        "require-replica-regions = eu-west-1, us-west-2\n"
+        "pending_grace_minutes: 5\nmax_days_since_rotation = none\n"
+    )
     policy = AuditPolicy.from_file(simple)
     assert policy.require_rotation is False
     assert policy.require_replica_regions == ("eu-west-1", "us-west-2")

@@ -38,9 +38,24 @@ def test_audit_command_unreachable_endpoint_exits_3(moto: Any) -> None:
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_MAX_ATTEMPTS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline_secrets", "audit", "--endpoint-url",
-         f"http://127.0.0.1:{free_port()}", "--region", "us-east-1", "--prefix", "db/"],
-        env=env, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "pipeline_secrets",
+            "audit",
+            "--endpoint-url",
+            f"http://127.0.0.1:{free_port()}",
+            "--region",
+            "us-east-1",
+            "--prefix",
+            "db/",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
     )
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "could not reach Secrets Manager" in proc.stdout + proc.stderr

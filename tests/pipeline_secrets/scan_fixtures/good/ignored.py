@@ -1,0 +1,1 @@
+TEST_ONLY = "postgres://u:local-test-pw@localhost/db"  # pipeline-secrets: ignore
