@@ -290,7 +290,7 @@ def evaluate(
             )
         else:
             add("rotation-in-progress", f"version {audit.pending_version} is AWSPENDING", WARN)
-    regions = {r.get("Region"): r for r in audit.replication}
+    regions = {r.get("Region", "?"): r for r in audit.replication}
     for region in policy.require_replica_regions:
         if region not in regions:
             add("replica-missing", f"no replica in {region}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,15 +32,14 @@ def seed(moto: Any) -> None:
     client.create_secret(Name="db/norotate", SecretString='{"password": "x3-audit"}')
     client.create_secret(Name="other/x", SecretString="v")
     for name in ("db/good", "db/stuck"):
-        try:  # moto enables rotation even though it cannot find the Lambda
+        # moto enables rotation even though it cannot find the Lambda
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
             client.rotate_secret(
                 SecretId=name,
                 RotationLambdaARN=LAMBDA,
                 RotationRules={"AutomaticallyAfterDays": 30},
                 RotateImmediately=False,
             )
-        except client.exceptions.ResourceNotFoundException:
-            pass
     # db/good's rotation "finished": drop the AWSPENDING label moto left behind.
     for name in ("db/good",):
         stages = client.describe_secret(SecretId=name)["VersionIdsToStages"]

@@ -1,3 +1,4 @@
+# ruff: noqa
 # A DAG that hard-codes credentials (scanner fixture: every marked line is a finding).
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 

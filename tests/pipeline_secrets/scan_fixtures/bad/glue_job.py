@@ -1,3 +1,4 @@
+# ruff: noqa
 # A Glue script with a JDBC URL holding the password (fixture).
 df = spark.read.jdbc(  # noqa: F821
     "jdbc:mysql://orders.db:3306/shop?user=admin&password=Tr0ub4dor3",  # FINDING password-literal
