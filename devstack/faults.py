@@ -70,6 +70,7 @@ class FaultProxy:
     requests: Counter[str] = field(default_factory=Counter)
     injected: Counter[str] = field(default_factory=Counter)
     request_times: list[tuple[float, str]] = field(default_factory=list)
+    calls: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (op, secret ids)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -118,6 +119,7 @@ class FaultProxy:
             self.requests.clear()
             self.injected.clear()
             self.request_times.clear()
+            self.calls.clear()
 
     def total(self, operation: str | None = None) -> int:
         with self._lock:
@@ -133,6 +135,7 @@ class FaultProxy:
         with self._lock:
             self.requests[operation] += 1
             self.request_times.append((time.monotonic(), operation))
+            self.calls.append((operation, tuple(secret_ids)))
             fault = next((f for f in self.faults if f.matches(operation, secret_ids)), None)
             if fault is not None:
                 fault.used += 1
