@@ -80,11 +80,11 @@ class ApiCallRecorder:
             client.meta.events.register("before-parameter-build", hook)
             return client
 
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+        setattr(botocore.session.Session, "create_client", create_client)  # noqa: B010
         try:
             yield self
         finally:
-            botocore.session.Session.create_client = original  # type: ignore[method-assign]
+            setattr(botocore.session.Session, "create_client", original)  # noqa: B010
 
     def actions(self) -> set[str]:
         with self._lock:
