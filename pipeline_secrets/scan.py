@@ -117,17 +117,21 @@ def is_placeholder(value: str) -> bool:
     )
 
 
-def scan_text(text: str, path: str = "<text>", *, python: bool | None = None) -> list[ScanFinding]:
-    python = path.endswith(".py") if python is None else python
+def scan_text(
+    text: str, path: str = "<text>", *, bare_is_name: bool | None = None
+) -> list[ScanFinding]:
+    # In Python (and prose: Markdown, reST) an unquoted value after "password=" or
+    # "secret:" is a name or a word, not a literal; in config files it is the value.
+    bare_is_name = path.endswith((".py", ".md", ".rst")) if bare_is_name is None else bare_is_name
     findings: list[ScanFinding] = []
     for number, line in enumerate(text.splitlines(), 1):
         if IGNORE_MARK in line:
             continue
-        findings.extend(_scan_line(line, number, path, python))
+        findings.extend(_scan_line(line, number, path, bare_is_name))
     return findings
 
 
-def _scan_line(line: str, number: int, path: str, python: bool) -> Iterator[ScanFinding]:
+def _scan_line(line: str, number: int, path: str, bare_is_name: bool) -> Iterator[ScanFinding]:
     spans: list[tuple[int, int]] = []
     for m in _URI.finditer(line):
         pw = m.group("pw")
@@ -144,7 +148,7 @@ def _scan_line(line: str, number: int, path: str, python: bool) -> Iterator[Scan
             _suggest_uri(scheme, host, m.group("user"), path),
             _mask(line, [m.span("pw")]),
         )
-    comment = python and line.lstrip().startswith("#")
+    comment = bare_is_name and line.lstrip().startswith("#")
     for m in _KV.finditer(line if not comment else ""):
         key = m.group("key")
         raw = m.group("quoted") if m.group("q") else m.group("bare")
@@ -158,9 +162,9 @@ def _scan_line(line: str, number: int, path: str, python: bool) -> Iterator[Scan
         if "secret" in key.lower() and _SECRET_NAME.match(raw):
             continue  # password_secret: db/app/etl names a secret, it is not one
         in_url = m.start() > 0 and line[m.start() - 1] in "?&;"
-        if not m.group("q") and not in_url and (python or _CALL.match(raw)):
+        if not m.group("q") and not in_url and (bare_is_name or _CALL.match(raw)):
             continue  # a name or call (password=get_password()), not a literal
-        if python and m.group("sep").strip() == ":" and not m.group("q"):
+        if bare_is_name and m.group("sep").strip() == ":" and not m.group("q"):
             continue  # type annotations: password: str
         yield ScanFinding(
             path,
