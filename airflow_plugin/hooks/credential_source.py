@@ -241,4 +241,3 @@ def _loaded_backends() -> list[Any]:
         return list(ensure_secrets_loaded())
     except ImportError:
         return []
-

@@ -42,12 +42,8 @@ AWS_FIELDS = (
     FormField("profile_name", "Profile", "Named AWS profile."),
     FormField("role_arn", "Role ARN", "Role to assume; comma-separated for a chain of roles."),
     FormField("fallback_regions", "Fallback regions", "Replica regions, comma-separated."),
-    FormField(
-        "aws_session_token", "Session token", "Temporary session token.", password=True
-    ),
-    FormField(
-        "cache_ttl_seconds", "Cache TTL (seconds)", "How long values stay cached.", "number"
-    ),
+    FormField("aws_session_token", "Session token", "Temporary session token.", password=True),
+    FormField("cache_ttl_seconds", "Cache TTL (seconds)", "How long values stay cached.", "number"),
 )
 
 

@@ -95,7 +95,7 @@ class PyMySqlHook(DbApiHook):
         return str(self.sqlalchemy_url.render_as_string(hide_password=False))
 
 
-class MySqlSecretsHook(RotationAwareMixin, PyMySqlHook):
+class MySqlSecretsHook(RotationAwareMixin, PyMySqlHook):  # type: ignore[misc]
     """MySQL/MariaDB with credentials from Secrets Manager, surviving password rotation.
 
     :param mysql_conn_id: an Airflow connection (host, port, database, extras; its

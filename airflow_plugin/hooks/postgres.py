@@ -12,7 +12,7 @@ from airflow_plugin.hooks.rotation_aware import RotationAwareMixin
 CONN_TYPE = "pipeline_secrets_postgres"
 
 
-class PostgresSecretsHook(RotationAwareMixin, PostgresHook):
+class PostgresSecretsHook(RotationAwareMixin, PostgresHook):  # type: ignore[misc]
     """PostgreSQL with credentials from Secrets Manager, surviving password rotation.
 
     :param postgres_conn_id: an Airflow connection (host, port, database, extras; its

@@ -30,17 +30,15 @@ class FactoryRedshiftSQLHook(RedshiftSQLHook):
         super().__init__(*args, **kwargs)
         self.connection_factory = connection_factory
 
-    def get_conn(self) -> Any:
+    def get_conn(self) -> Any:  # type: ignore[override]
         if self.connection_factory is None:
             return super().get_conn()
         params: dict[str, Any] = dict(self._get_conn_params())
-        params.update(
-            {k: v for k, v in self.conn.extra_dejson.items() if k not in HOOK_EXTRAS}
-        )
+        params.update({k: v for k, v in self.conn.extra_dejson.items() if k not in HOOK_EXTRAS})
         return self.connection_factory(**params)
 
 
-class RedshiftSecretsHook(RotationAwareMixin, FactoryRedshiftSQLHook):
+class RedshiftSecretsHook(RotationAwareMixin, FactoryRedshiftSQLHook):  # type: ignore[misc]
     """Redshift with credentials from Secrets Manager, surviving password rotation.
 
     :param redshift_conn_id: an Airflow connection (host, port, database, extras; its

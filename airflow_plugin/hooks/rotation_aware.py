@@ -91,19 +91,20 @@ class RotationAwareMixin:
         """Ignored: credentials always come from the source (kept for old providers)."""
 
     def get_conn(self) -> Any:
-        parent = super(RotationAwareMixin, self)
+        parent: Any = super()
 
         def open_(conn: Connection) -> Any:
             self._active_connection = conn
             try:
-                return parent.get_conn()  # type: ignore[misc]
+                return parent.get_conn()
             finally:
                 self._active_connection = None
 
         return self.credential_source().connect(open_)
 
     def get_sqlalchemy_engine(self, engine_kwargs: dict[str, Any] | None = None) -> Any:
-        engine = super(RotationAwareMixin, self).get_sqlalchemy_engine(engine_kwargs)  # type: ignore[misc]
+        parent: Any = super()
+        engine = parent.get_sqlalchemy_engine(engine_kwargs)
         attach_fresh_credentials(engine, self.credential_source())
         return engine
 

@@ -91,7 +91,10 @@ class SecretsManagerHook(BaseHook):
     ) -> str | bytes:
         """The value: SecretString as ``str``, SecretBinary as the stored ``bytes``."""
         value = self.cache.get(
-            secret_id, version_stage=version_stage, version_id=version_id, force_refresh=force_refresh
+            secret_id,
+            version_stage=version_stage,
+            version_id=version_id,
+            force_refresh=force_refresh,
         )
         if value.secret_string is not None:
             mask_text(value.secret_string)
@@ -110,7 +113,10 @@ class SecretsManagerHook(BaseHook):
     ) -> dict[str, Any]:
         """The value parsed as a JSON object (once per version)."""
         value = self.cache.get(
-            secret_id, version_stage=version_stage, version_id=version_id, force_refresh=force_refresh
+            secret_id,
+            version_stage=version_stage,
+            version_id=version_id,
+            force_refresh=force_refresh,
         )
         parsed = self.cache.get_parsed(
             secret_id,

@@ -100,7 +100,9 @@ class RotateSecretOperator(BaseOperator):
 
         options = PasswordOptions(**self.password_options) if self.password_options else None
         master_client = (
-            SecretsManagerHook(self.master_aws_conn_id).client() if self.master_aws_conn_id else None
+            SecretsManagerHook(self.master_aws_conn_id).client()
+            if self.master_aws_conn_id
+            else None
         )
         result = rotate_secret(
             self.secret_id,

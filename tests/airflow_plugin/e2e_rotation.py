@@ -26,7 +26,10 @@ def _set_own_password(old: dict[str, Any]) -> rotation_sim.SetPassword:
             from psycopg2 import sql
 
             conn = psycopg2.connect(
-                host=old["host"], port=old["port"], user=user, password=old["password"],
+                host=old["host"],
+                port=old["port"],
+                user=user,
+                password=old["password"],
                 dbname=old["dbname"],
             )
             conn.autocommit = True

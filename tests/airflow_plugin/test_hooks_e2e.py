@@ -155,7 +155,9 @@ def test_dag_run_survives_rotation_without_leaking(
             if form in text:
                 at = text.index(form)
                 pytest.fail(f"a password appears in {name}: ...{clean(text[at - 600 : at + 200])}")
-    assert run.returncode == 0, "dags test failed:\n" + clean(run.stdout[-4000:] + run.stderr[-4000:])
+    assert run.returncode == 0, "dags test failed:\n" + clean(
+        run.stdout[-4000:] + run.stderr[-4000:]
+    )
     combined = "\n".join(texts.values())
     assert "pg password in use: ***" in combined  # the task really logged it, masked
     finished = [line for line in run.stdout.splitlines() if "DagRun Finished" in line]

@@ -52,8 +52,9 @@ def test_entries_name_the_hook_classes() -> None:
 
 @pytest.fixture
 def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import airflow_plugin.provider_info as provider_info
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    import airflow_plugin.provider_info as provider_info
 
     original = provider_info.get_provider_info
 

@@ -16,7 +16,9 @@ def _redacted(text: str) -> str:
     return str(redact(text))
 
 
-def test_string_secret_is_returned_and_masked(core: Any, put_secret: Any, secret_value: Any) -> None:
+def test_string_secret_is_returned_and_masked(
+    core: Any, put_secret: Any, secret_value: Any
+) -> None:
     value = secret_value("tok")
     put_secret("api/token", value)
     hook = SecretsManagerHook(aws_conn_id=None)
@@ -47,9 +49,7 @@ def test_stages_and_version_ids(
     assert hook.get_secret("app/versioned", version_id=created["VersionId"]) == first
 
 
-def test_json_and_db_credentials_are_masked(
-    core: Any, put_secret: Any, pg_user: Any
-) -> None:
+def test_json_and_db_credentials_are_masked(core: Any, put_secret: Any, pg_user: Any) -> None:
     user = {
         "engine": "postgres",
         "host": "db.internal",
@@ -84,7 +84,11 @@ def test_aws_connection_settings(
     airflow_conn(
         "sm_test",
         conn_type="pipeline_secrets_aws",
-        extra={"endpoint_url": moto.endpoint_url, "region_name": "us-east-1", "cache_ttl_seconds": 5},
+        extra={
+            "endpoint_url": moto.endpoint_url,
+            "region_name": "us-east-1",
+            "cache_ttl_seconds": 5,
+        },
     )
     hook = SecretsManagerHook(aws_conn_id="sm_test")
     assert hook.get_secret("app/elsewhere") == "via-connection"

@@ -119,5 +119,5 @@ def test_local_mode_fails_with_the_step_error(core: Any, put_secret: Any, pg_use
     op = RotateSecretOperator(
         task_id="rotate", secret_id="app/unreachable", mode="local", aws_conn_id=None
     )
-    with pytest.raises(Exception, match="(?i)setSecret|createSecret|testSecret"):
+    with pytest.raises(Exception, match=r"(?i)setSecret|createSecret|testSecret"):
         op.execute({})
