@@ -28,8 +28,14 @@ def main(argv: list[str] | None = None) -> int:
         client = server.client()
         client.create_secret(
             Name="bench/db",
-            SecretString=json.dumps({"engine": "postgres", "host": "h", "username": "u",
-                                     "password": "bench-only-password"}),
+            SecretString=json.dumps(
+                {
+                    "engine": "postgres",
+                    "host": "h",
+                    "username": "u",
+                    "password": "bench-only-password",
+                }
+            ),
         )
         settings = ClientSettings.create(endpoint_url=server.endpoint_url, region_name="us-east-1")
         cache = SecretCache(SecretsManagerSource(settings), policy=CachePolicy(ttl_seconds=3600))
@@ -62,10 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(
         ["lookup", "p50 (median of rounds)", "p99", "API calls per lookup"],
         [
-            ["GetSecretValue (boto3, moto on 127.0.0.1)", fmt_seconds(plain_med),
-             fmt_seconds(plain_p99), "1"],
-            ["SecretCache hit", fmt_seconds(hit_med), fmt_seconds(hit_p99),
-             f"{hit_api_calls / args.calls:g}"],
+            [
+                "GetSecretValue (boto3, moto on 127.0.0.1)",
+                fmt_seconds(plain_med),
+                fmt_seconds(plain_p99),
+                "1",
+            ],
+            [
+                "SecretCache hit",
+                fmt_seconds(hit_med),
+                fmt_seconds(hit_p99),
+                f"{hit_api_calls / args.calls:g}",
+            ],
         ],
     )
     text = (
@@ -74,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         f"-{ratios[-1]:,.0f}x)."
     )
     print(text)
-    write_results("core_cache", {"rounds": rounds, "ratio_median": ratio,
-                                 "hit_api_calls": hit_api_calls}, text)
+    write_results(
+        "core_cache",
+        {"rounds": rounds, "ratio_median": ratio, "hit_api_calls": hit_api_calls},
+        text,
+    )
     return 0
 
 

@@ -62,8 +62,11 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     data = {
         **data,
-        "machine": {"python": platform.python_version(), "cpu_count": _cpus(),
-                    "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": _cpus(),
+            "platform": platform.platform(),
+        },
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     path = RESULTS_DIR / f"{name}.json"

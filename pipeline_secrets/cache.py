@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pipeline_secrets import logfilter
 from pipeline_secrets import settings as _settings
 from pipeline_secrets.clock import SYSTEM_CLOCK, Clock
 from pipeline_secrets.errors import (
@@ -131,6 +132,7 @@ class SecretCache:
         self._listings: dict[str, tuple[float, frozenset[str]]] = {}
         self._fetch_seq = 0
         _ALL_CACHES.add(self)
+        logfilter.install()  # keep values out of botocore's DEBUG wire logs
 
     # -- reading ---------------------------------------------------------------------
     def get(
@@ -210,6 +212,11 @@ class SecretCache:
             # Still backing off after a failed refresh: serve the last good value.
             self.stats.incr("stale_serves")
             return entry.value
+        if entry.error is not None and now < entry.retry_at:
+            # Past the stale window and still backing off: repeat the last error
+            # instead of calling an endpoint that is down on every lookup.
+            self.stats.incr("errors")
+            raise entry.error
         return None
 
     def _within_stale(self, entry: _Entry, now: float) -> bool:
@@ -279,10 +286,13 @@ class SecretCache:
                         entry.retry_at - now,
                     )
                     return entry.value
+                entry.error = exc  # repeated until retry_at (see _answer_from_entry)
                 raise exc
             # Nothing to serve, or an error (access denied, KMS, bad request) after which
             # the old value must never be served again: remember it briefly so callers
             # back off instead of calling on every lookup.
+            if not isinstance(exc, _TRANSIENT):
+                log.error("%s (the cached value, if any, is dropped)", exc)
             failures = (entry.failures + 1) if entry is not None else 1
             backoff = self._backoff(failures)
             self._store(

@@ -255,7 +255,8 @@ def parse_db_credentials(
 
 
 def _parse_text(text: str, secret_id: str | None) -> DatabaseCredentials:
-    stripped = text.strip()
+    # A byte-order mark is invisible in editors and consoles: tolerate it.
+    stripped = text.strip().lstrip("\ufeff").strip()
     if not stripped:
         raise SecretFormatError(secret_id, None, "the secret is empty")
     if stripped.startswith("{"):
@@ -315,10 +316,15 @@ def _from_mapping(data: Mapping[str, Any], secret_id: str | None) -> DatabaseCre
 def _from_uri(uri: str, secret_id: str | None) -> DatabaseCredentials:
     try:
         parts = urlsplit(uri)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise SecretFormatError(secret_id, "host", "the URI's host is malformed") from None
+    try:
         port = parts.port
     except ValueError:
-        raise SecretFormatError(secret_id, "port", "the URI's port is not a number") from None
-    if parts.username is None:
+        raise SecretFormatError(
+            secret_id, "port", "the URI's port is not a number in 1-65535"
+        ) from None
+    if not parts.username:
         raise SecretFormatError(secret_id, "username", "the URI has no user name")
     if parts.password is None:
         raise SecretFormatError(secret_id, "password", "the URI has no password")
@@ -330,11 +336,11 @@ def _from_uri(uri: str, secret_id: str | None) -> DatabaseCredentials:
     return DatabaseCredentials(
         engine=canonical_engine(scheme) or canonical_engine(engine_raw),
         engine_raw=engine_raw,
-        host=unquote(parts.hostname) if parts.hostname else None,
-        port=port,
-        username=unquote(parts.username),
-        password=unquote(parts.password),
-        dbname=dbname,
+        host=_text(unquote(parts.hostname), "host", secret_id) if parts.hostname else None,
+        port=_port(port, secret_id) if port is not None else None,
+        username=_text(unquote(parts.username), "username", secret_id),
+        password=_text(unquote(parts.password), "password", secret_id, allow_empty=True),
+        dbname=_text(dbname, "dbname", secret_id) if dbname else None,
         ssl_mode=_ssl_mode(ssl, secret_id, "sslmode"),
         extras=MappingProxyType(query),
         secret_id=secret_id,
@@ -376,7 +382,7 @@ def _port(value: Any, secret_id: str | None, field_name: str = "port") -> int:
         port = value
     elif isinstance(value, float) and value.is_integer():
         port = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and _is_port_text(value.strip()):
         port = int(value.strip())
     else:
         raise SecretFormatError(
@@ -385,6 +391,12 @@ def _port(value: Any, secret_id: str | None, field_name: str = "port") -> int:
     if not 0 < port < 65536:
         raise SecretFormatError(secret_id, field_name, "out of range 1-65535")
     return port
+
+
+def _is_port_text(text: str) -> bool:
+    # ASCII digits only: str.isdigit() also accepts "²" (which int() rejects) and
+    # other scripts' digits; and at most 5 of them (int() refuses >4300 digits).
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit()
 
 
 def _ssl_mode(value: Any, secret_id: str | None, field_name: str) -> str | None:

@@ -50,7 +50,10 @@ class SecretValue:
         try:
             return self.secret_binary.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SecretFormatError(self.name, None, "SecretBinary is not UTF-8 text") from exc
+            # Not chained: a UnicodeDecodeError's repr holds the whole byte string.
+            raise SecretFormatError(
+                self.name, None, f"SecretBinary is not UTF-8 text (byte {exc.start})"
+            ) from None
 
     def json(self) -> dict[str, Any]:
         """The value parsed as a JSON object."""

@@ -15,14 +15,14 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from pipeline_secrets.cache import SecretCache
 from pipeline_secrets.classify import is_authentication_failure
 from pipeline_secrets.credentials import DatabaseCredentials, parse_db_credentials
 from pipeline_secrets.errors import AuthenticationFailedError, SecretNotFoundError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING, SecretValue
-from pipeline_secrets.sanitize import sanitized
+from pipeline_secrets.sanitize import ensure_clean, sanitized
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,7 +109,7 @@ class Reconnector:
             return connect(first)
         except Exception as exc:
             if not is_authentication_failure(exc):
-                raise
+                _reraise_clean(exc, passwords)
             attempts.append((_label(first, AWSCURRENT), "refused"))
             log.info(
                 "database refused the credentials of secret %r (version %s); refreshing",
@@ -135,7 +135,7 @@ class Reconnector:
                     result = connect(candidate)
                 except Exception as exc:
                     if not is_authentication_failure(exc):
-                        raise
+                        _reraise_clean(exc, passwords)
                     attempts.append((_label(candidate, stage), "refused"))
                     last_exc = exc
                     continue
@@ -200,6 +200,14 @@ class Reconnector:
                 self._pending_that_worked[secret_id] = creds.version_id
             else:
                 self._pending_that_worked.pop(secret_id, None)
+
+
+def _reraise_clean(exc: Exception, passwords: list[str]) -> NoReturn:
+    """Re-raise a non-authentication failure; sanitized if it quotes a password/DSN."""
+    clean = ensure_clean(exc, passwords)
+    if clean is exc:
+        raise exc
+    raise clean from None
 
 
 def _label(creds: DatabaseCredentials, stage: str) -> str:

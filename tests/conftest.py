@@ -4,6 +4,7 @@ users, and the leak guard that fails any test whose output shows a seeded secret
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets as pysecrets
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from devstack.moto_server import MotoServer, start_moto
-from tests.leakguard import LeakGuard
+from tests.leakguard import GUARD, LeakGuard, exception_text
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -37,7 +38,62 @@ def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer
 
 @pytest.fixture(scope="session")
 def leak_registry() -> LeakGuard:
-    return LeakGuard()
+    return GUARD
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Fail (and withhold the traceback of) a test whose exception shows a seeded value."""
+    report = yield
+    if item.get_closest_marker("allow_secret_output"):
+        return report
+    # Captured output is printed with the report of a failing (or -rA) test: drop
+    # sections that show a value (the autouse fixture fails the test for them).
+    report.sections = [s for s in report.sections if not GUARD.find(s[1])]
+    if call.excinfo is None:
+        return report
+    text = exception_text(call.excinfo.value) + "\n" + report.longreprtext
+    found = GUARD.find(text)
+    if found:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid}: a seeded secret value appeared in the "
+            f"{type(call.excinfo.value).__name__} raised during {call.when} "
+            f"({len(found)} value(s)); its traceback is withheld so the value is not "
+            "printed. Re-run with the allow_secret_output marker locally to see it."
+        )
+    return report
+
+
+def _spy_on_pytest_raises(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
+    """Collect every exception a test catches with ``pytest.raises``."""
+    import _pytest.raises as raises_module
+
+    caught: list[BaseException] = []
+    for cls_name in ("RaisesExc", "RaisesGroup"):
+        cls = getattr(raises_module, cls_name, None)
+        if cls is None:
+            continue
+        original = cls.__exit__
+
+        def spy(self: Any, exc_type: Any, exc_val: Any, exc_tb: Any, _orig: Any = original) -> Any:
+            __tracebackhide__ = True
+            if exc_val is not None:
+                caught.append(exc_val)
+            return _orig(self, exc_type, exc_val, exc_tb)
+
+        monkeypatch.setattr(cls, "__exit__", spy)
+    return caught
+
+
+_LOG_FORMAT = logging.Formatter("%(levelname)s %(name)s %(message)s")
+
+
+def _format(record: logging.LogRecord) -> str:
+    try:
+        return _LOG_FORMAT.format(record)
+    except Exception:
+        return f"{record.msg} {record.args}"
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +102,11 @@ def _no_secret_leaks(
     leak_registry: LeakGuard,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[None]:
-    """Fail the test if any seeded secret value shows up in its logs or output."""
+    """Fail the test if any seeded secret value shows up in its logs, output, or the
+    message/repr/cause chain of an exception it caught with ``pytest.raises``."""
+    caught = _spy_on_pytest_raises(monkeypatch)
     caplog.set_level("INFO")
     for ours in ("pipeline_secrets", "airflow_plugin", "glue_lib"):
         caplog.set_level("DEBUG", logger=ours)
@@ -55,7 +114,15 @@ def _no_secret_leaks(
     if request.node.get_closest_marker("allow_secret_output"):
         return
     out, err = capsys.readouterr()
-    leak_registry.assert_clean({"log": caplog.text, "stdout": out, "stderr": err})
+    # caplog.text is only the current (teardown) phase: read every phase's records.
+    texts = {"stdout": out, "stderr": err, "log (teardown)": caplog.text}
+    for when in ("setup", "call"):
+        texts[f"log ({when})"] = "\n".join(_format(r) for r in caplog.get_records(when))
+    for index, exc in enumerate(caught, 1):
+        texts[f"exception #{index} caught by pytest.raises ({type(exc).__name__})"] = (
+            exception_text(exc)
+        )
+    leak_registry.assert_clean(texts)
     # Let pytest still show the output of a failing test.
     print(out, end="")
 

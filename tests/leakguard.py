@@ -1,10 +1,20 @@
-"""Knows every secret value the tests seed and finds them in text."""
+"""Knows every secret value the tests seed and finds them in text.
+
+The autouse fixture in ``tests/conftest.py`` checks, for every test: captured logs,
+stdout and stderr, every exception the test caught with ``pytest.raises`` (message,
+repr and chained causes) and the exception/report of a failing test.
+:meth:`LeakGuard.assert_files_clean` does the same for files written by child
+processes (Airflow task logs, Spark driver output).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections.abc import Iterable, Mapping
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -50,3 +60,51 @@ class LeakGuard:
                     f"a seeded secret value appeared in {where} "
                     f"({len(found)} value(s); first at offset {text.find(found[0])})"
                 )
+
+    def assert_exception_clean(self, exc: BaseException, where: str = "an exception") -> None:
+        """Fail if the exception's message, repr or any chained cause shows a value."""
+        self.assert_clean({where: exception_text(exc)})
+
+    def assert_files_clean(self, *paths: str | os.PathLike[str]) -> int:
+        """Scan files, or every file under directories, for seeded values.
+
+        For the end-to-end tests: Airflow task logs, Spark driver/executor output.
+        Returns how many files were scanned (so a test can assert it saw some).
+        """
+        scanned = 0
+        for path in _walk(paths):
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            self.assert_clean({f"file {path}": text})
+            scanned += 1
+        return scanned
+
+
+def _walk(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from (p for p in sorted(path.rglob("*")) if p.is_file())
+        elif path.is_file():
+            yield path
+
+
+def exception_text(exc: BaseException) -> str:
+    """Everything a user could see of an exception: the formatted chain plus reprs."""
+    parts = ["".join(traceback.format_exception(exc))]
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            parts.append(repr(current))
+            parts.append(repr(current.args))
+        except Exception as err:  # a broken __repr__ is not our concern here
+            parts.append(f"<repr failed: {type(err).__name__}>")
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return "\n".join(parts)
+
+
+GUARD = LeakGuard()
+"""The one registry of the test session (the hooks and fixtures share it)."""

@@ -10,8 +10,9 @@ from pipeline_secrets import ClientSettings
 
 
 def test_front_door_functions_share_one_cache(moto, put_secret) -> None:  # type: ignore[no-untyped-def]
-    put_secret("api/json", {"username": "u", "password": "front-door-pw", "engine": "mysql",
-                            "host": "h"})
+    put_secret(
+        "api/json", {"username": "u", "password": "front-door-pw", "engine": "mysql", "host": "h"}
+    )
     put_secret("api/bin", b"\x01\x02bytes-value", binary=True)
     ps.configure(client_settings=ClientSettings.create(endpoint_url=moto.endpoint_url))
     assert ps.get_secret_json("api/json")["username"] == "u"

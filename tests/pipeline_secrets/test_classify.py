@@ -11,7 +11,7 @@ from pipeline_secrets import FailureKind, classify_failure
 def fail(connect):  # type: ignore[no-untyped-def]
     try:
         connect().close()
-    except Exception as exc:  # noqa: BLE001 - we want the driver's own exception
+    except Exception as exc:
         return exc
     raise AssertionError("the connection unexpectedly succeeded")
 
@@ -20,11 +20,21 @@ def test_psycopg2_wrong_password_and_refused(pg_user, pg_cluster) -> None:  # ty
     import psycopg2
 
     u = pg_user()
-    bad = fail(lambda: psycopg2.connect(host=u["host"], port=u["port"], user=u["username"],
-                                        password="wrong-password", dbname=u["dbname"]))
+    bad = fail(
+        lambda: psycopg2.connect(
+            host=u["host"],
+            port=u["port"],
+            user=u["username"],
+            password="wrong-password",
+            dbname=u["dbname"],
+        )
+    )
     assert classify_failure(bad) is FailureKind.AUTHENTICATION
-    down = fail(lambda: psycopg2.connect(host="127.0.0.1", port=free_port(), user="x",
-                                         password="y", connect_timeout=2))
+    down = fail(
+        lambda: psycopg2.connect(
+            host="127.0.0.1", port=free_port(), user="x", password="y", connect_timeout=2
+        )
+    )
     assert classify_failure(down) is FailureKind.NETWORK
 
 
@@ -32,16 +42,30 @@ def test_psycopg3_wrong_password(pg_user) -> None:  # type: ignore[no-untyped-de
     import psycopg
 
     u = pg_user()
-    bad = fail(lambda: psycopg.connect(host=u["host"], port=u["port"], user=u["username"],
-                                       password="wrong-password", dbname=u["dbname"]))
+    bad = fail(
+        lambda: psycopg.connect(
+            host=u["host"],
+            port=u["port"],
+            user=u["username"],
+            password="wrong-password",
+            dbname=u["dbname"],
+        )
+    )
     assert classify_failure(bad) is FailureKind.AUTHENTICATION
 
 
 def test_unknown_user_is_authentication(pg_cluster) -> None:  # type: ignore[no-untyped-def]
     import psycopg2
 
-    bad = fail(lambda: psycopg2.connect(host=pg_cluster.host, port=pg_cluster.port,
-                                        user="nobody_here", password="x", dbname="postgres"))
+    bad = fail(
+        lambda: psycopg2.connect(
+            host=pg_cluster.host,
+            port=pg_cluster.port,
+            user="nobody_here",
+            password="x",
+            dbname="postgres",
+        )
+    )
     assert classify_failure(bad) is FailureKind.AUTHENTICATION
 
 
@@ -49,12 +73,22 @@ def test_pymysql_wrong_password_and_refused(maria_user) -> None:  # type: ignore
     import pymysql
 
     u = maria_user()
-    bad = fail(lambda: pymysql.connect(host=u["host"], port=u["port"], user=u["username"],
-                                       password="wrong-password", database=u["dbname"]))
+    bad = fail(
+        lambda: pymysql.connect(
+            host=u["host"],
+            port=u["port"],
+            user=u["username"],
+            password="wrong-password",
+            database=u["dbname"],
+        )
+    )
     assert bad.args[0] == 1045
     assert classify_failure(bad) is FailureKind.AUTHENTICATION
-    down = fail(lambda: pymysql.connect(host="127.0.0.1", port=free_port(), user="x",
-                                        password="y", connect_timeout=2))
+    down = fail(
+        lambda: pymysql.connect(
+            host="127.0.0.1", port=free_port(), user="x", password="y", connect_timeout=2
+        )
+    )
     assert classify_failure(down) is FailureKind.NETWORK
 
 
@@ -88,9 +122,11 @@ def test_codes_of_other_drivers() -> None:
         pass
 
     assert classify_failure(RedshiftError({"S": "FATAL", "C": "28000", "M": "x"})) is (
-        FailureKind.AUTHENTICATION)
+        FailureKind.AUTHENTICATION
+    )
     assert classify_failure(RedshiftError({"S": "ERROR", "C": "42P01", "M": "x"})) is (
-        FailureKind.OTHER)
+        FailureKind.OTHER
+    )
 
     class PyodbcError(Exception):
         pass

@@ -15,14 +15,23 @@ PASSWORD = "p@ss:w/o?r#d%20&x=y+z'\"\\ é"
 def test_rotation_json_with_string_port_and_unknown_keys() -> None:
     creds = parse_db_credentials(
         {
-            "engine": "aurora-postgresql", "host": "db.example", "port": "5433",
-            "username": "etl", "password": PASSWORD, "dbname": "orders",
-            "dbClusterIdentifier": "cluster-1", "masterarn": "arn:aws:...:master",
+            "engine": "aurora-postgresql",
+            "host": "db.example",
+            "port": "5433",
+            "username": "etl",
+            "password": PASSWORD,
+            "dbname": "orders",
+            "dbClusterIdentifier": "cluster-1",
+            "masterarn": "arn:aws:...:master",
         },
         secret_id="rds/orders",
     )
     assert (creds.engine, creds.engine_raw, creds.host, creds.port) == (
-        "postgres", "aurora-postgresql", "db.example", 5433)
+        "postgres",
+        "aurora-postgresql",
+        "db.example",
+        5433,
+    )
     assert creds.dbname == "orders"
     assert creds.password == PASSWORD
     assert creds.extras["dbClusterIdentifier"] == "cluster-1"
@@ -41,9 +50,7 @@ def test_rotation_json_with_string_port_and_unknown_keys() -> None:
     ],
 )
 def test_engine_defaults(engine: str, canonical: str, port: int, dbname: str | None) -> None:
-    creds = parse_db_credentials(
-        {"engine": engine, "host": "h", "username": "u", "password": "x"}
-    )
+    creds = parse_db_credentials({"engine": engine, "host": "h", "username": "u", "password": "x"})
     assert creds.engine == canonical
     assert creds.effective_port == port
     assert creds.effective_dbname == dbname
@@ -56,7 +63,11 @@ def test_rds_managed_secret_takes_host_from_defaults() -> None:
         defaults={"engine": "postgres", "host": "rds.local", "port": 6543, "dbname": "app"},
     )
     assert (creds.engine, creds.host, creds.port, creds.dbname) == (
-        "postgres", "rds.local", 6543, "app")
+        "postgres",
+        "rds.local",
+        6543,
+        "app",
+    )
     # A value in the secret wins over a default.
     creds2 = parse_db_credentials(
         {"username": "m", "password": "x", "host": "from-secret"}, defaults={"host": "default"}
@@ -67,8 +78,12 @@ def test_rds_managed_secret_takes_host_from_defaults() -> None:
 def test_airflow_connection_json_with_aliases_and_extra_string() -> None:
     creds = parse_db_credentials(
         {
-            "conn_type": "postgres", "login": "airflow", "password": PASSWORD,
-            "host": "pg", "port": 5432, "schema": "warehouse",
+            "conn_type": "postgres",
+            "login": "airflow",
+            "password": PASSWORD,
+            "host": "pg",
+            "port": 5432,
+            "schema": "warehouse",
             "extra": json.dumps({"sslmode": "verify-full", "application_name": "etl"}),
         }
     )
@@ -80,12 +95,18 @@ def test_airflow_connection_json_with_aliases_and_extra_string() -> None:
 def test_uri_with_encoded_parts() -> None:
     from urllib.parse import quote
 
-    uri = f"postgresql://etl%40corp:{quote(PASSWORD, safe='')}@db.local:5439/my%20db?sslmode=require"
+    uri = (
+        f"postgresql://etl%40corp:{quote(PASSWORD, safe='')}@db.local:5439/my%20db?sslmode=require"
+    )
     creds = parse_db_credentials(uri, secret_id="uri/secret")
     assert creds.username == "etl@corp"
     assert creds.password == PASSWORD
     assert (creds.host, creds.port, creds.dbname, creds.ssl_mode) == (
-        "db.local", 5439, "my db", "require")
+        "db.local",
+        5439,
+        "my db",
+        "require",
+    )
     # The URI renders back and parses to the same values.
     again = parse_db_credentials(creds.to_uri(hide_password=False))
     assert again.password == PASSWORD and again.username == "etl@corp"
@@ -93,9 +114,14 @@ def test_uri_with_encoded_parts() -> None:
 
 def test_secret_value_binary_and_version() -> None:
     value = SecretValue(
-        secret_id="bin", name="bin", arn="arn:bin", version_id="v9", version_stages=("AWSCURRENT",),
-        secret_binary=json.dumps({"username": "u", "password": "binary-pw-1", "engine": "mysql",
-                                  "host": "h"}).encode(),
+        secret_id="bin",
+        name="bin",
+        arn="arn:bin",
+        version_id="v9",
+        version_stages=("AWSCURRENT",),
+        secret_binary=json.dumps(
+            {"username": "u", "password": "binary-pw-1", "engine": "mysql", "host": "h"}
+        ).encode(),
     )
     creds = parse_db_credentials(value)
     assert creds.version_id == "v9" and creds.secret_id == "bin" and creds.engine == "mysql"
@@ -141,16 +167,27 @@ def test_repr_and_str_hide_the_password() -> None:
 
 def test_sqlalchemy_url_and_dbapi_kwargs() -> None:
     creds = parse_db_credentials(
-        {"engine": "mysql", "host": "h", "port": 3307, "username": "u@x", "password": PASSWORD,
-         "dbname": "d"}
+        {
+            "engine": "mysql",
+            "host": "h",
+            "port": 3307,
+            "username": "u@x",
+            "password": PASSWORD,
+            "dbname": "d",
+        }
     )
     url = creds.sqlalchemy_url()
     assert url.drivername == "mysql+pymysql"
     assert url.password == PASSWORD and url.username == "u@x"
     assert PASSWORD not in repr(url)
     kwargs = creds.dbapi_kwargs("pymysql")
-    assert kwargs == {"host": "h", "port": 3307, "user": "u@x", "password": PASSWORD,
-                      "database": "d"}
+    assert kwargs == {
+        "host": "h",
+        "port": 3307,
+        "user": "u@x",
+        "password": PASSWORD,
+        "database": "d",
+    }
 
 
 def test_missing_host_is_reported_when_rendering() -> None:

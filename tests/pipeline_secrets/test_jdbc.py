@@ -9,8 +9,7 @@ from pipeline_secrets import parse_db_credentials, to_jdbc
 
 def creds(engine: str, **extra: object):  # type: ignore[no-untyped-def]
     return parse_db_credentials(
-        {"engine": engine, "host": "db.host", "username": "etl", "password": "jdbc-pw-1",
-         **extra}
+        {"engine": engine, "host": "db.host", "username": "etl", "password": "jdbc-pw-1", **extra}
     )
 
 
@@ -23,8 +22,11 @@ def creds(engine: str, **extra: object):  # type: ignore[no-untyped-def]
         ("mysql", "jdbc:mysql://db.host:3306/sales", "com.mysql.cj.jdbc.Driver"),
         ("mariadb", "jdbc:mysql://db.host:3306/sales", "com.mysql.cj.jdbc.Driver"),
         ("oracle", "jdbc:oracle:thin:@//db.host:1521/sales", "oracle.jdbc.OracleDriver"),
-        ("sqlserver", "jdbc:sqlserver://db.host:1433;databaseName=sales",
-         "com.microsoft.sqlserver.jdbc.SQLServerDriver"),
+        (
+            "sqlserver",
+            "jdbc:sqlserver://db.host:1433;databaseName=sales",
+            "com.microsoft.sqlserver.jdbc.SQLServerDriver",
+        ),
     ],
 )
 def test_url_and_driver(engine: str, url: str, driver: str) -> None:

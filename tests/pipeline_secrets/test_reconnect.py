@@ -14,8 +14,8 @@ from pipeline_secrets import (
     AuthenticationFailedError,
     CachePolicy,
     ClientSettings,
-    ReconnectPolicy,
     Reconnector,
+    ReconnectPolicy,
     SecretCache,
     SecretsManagerSource,
 )
@@ -42,7 +42,13 @@ def world(moto, pg_cluster, pg_user, put_secret, secret_value):  # type: ignore[
         pass
 
     w: Any = World()
-    w.user, w.cache, w.reconnector, w.clock, w.client = user, cache, reconnector, clock, moto.client()
+    w.user, w.cache, w.reconnector, w.clock, w.client = (
+        user,
+        cache,
+        reconnector,
+        clock,
+        moto.client(),
+    )
 
     def set_db_password(password: str) -> None:
         from psycopg2 import sql
@@ -71,8 +77,9 @@ def test_finished_rotation_is_followed(world) -> None:  # type: ignore[no-untype
     assert query_one(world.reconnector.connect("db/app", connect_pg)) == 1
     pw2 = world.new_password()
     world.set_db_password(pw2)
-    world.client.put_secret_value(SecretId="db/app", SecretString=json.dumps(
-        {**world.user, "password": pw2}))
+    world.client.put_secret_value(
+        SecretId="db/app", SecretString=json.dumps({**world.user, "password": pw2})
+    )
     calls = world.cache.stats.api_calls()
     assert query_one(world.reconnector.connect("db/app", connect_pg)) == 1
     # One refresh of AWSCURRENT found the new version; nothing else was needed.
@@ -83,7 +90,8 @@ def test_rotation_window_uses_pending_then_remembers_it(world) -> None:  # type:
     world.reconnector.connect("db/app", connect_pg).close()
     pw2 = world.new_password()
     world.client.put_secret_value(
-        SecretId="db/app", SecretString=json.dumps({**world.user, "password": pw2}),
+        SecretId="db/app",
+        SecretString=json.dumps({**world.user, "password": pw2}),
         VersionStages=["AWSPENDING"],
     )
     world.set_db_password(pw2)  # setSecret done; AWSCURRENT still has the old password
@@ -108,8 +116,9 @@ def test_database_down_causes_no_secret_refresh(world) -> None:  # type: ignore[
     dead_port = free_port()
 
     def down(creds):  # type: ignore[no-untyped-def]
-        return psycopg2.connect(host="127.0.0.1", port=dead_port, user="x", password="y",
-                                connect_timeout=2)
+        return psycopg2.connect(
+            host="127.0.0.1", port=dead_port, user="x", password="y", connect_timeout=2
+        )
 
     with pytest.raises(psycopg2.OperationalError):
         world.reconnector.connect("db/app", down)
@@ -134,8 +143,9 @@ def test_many_threads_failing_together_refresh_once(world) -> None:  # type: ign
     world.reconnector.connect("db/app", connect_pg).close()
     pw2 = world.new_password()
     world.set_db_password(pw2)
-    world.client.put_secret_value(SecretId="db/app", SecretString=json.dumps(
-        {**world.user, "password": pw2}))
+    world.client.put_secret_value(
+        SecretId="db/app", SecretString=json.dumps({**world.user, "password": pw2})
+    )
     calls = world.cache.stats.api_calls()
     barrier = threading.Barrier(6)
     results: list[Any] = []

@@ -1,0 +1,47 @@
+"""Shared bits of the audit/scan/migrate subcommands: AWS options, progress, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from pipeline_secrets.client import ClientSettings
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # the command ran and found something to fix (or skipped work)
+EXIT_USAGE = 2  # bad arguments or input files (argparse uses 2 as well)
+EXIT_AWS = 3  # Secrets Manager could not be used (access denied, unreachable, ...)
+
+
+def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("AWS")
+    group.add_argument("--region", help="AWS region (default: boto3's)")
+    group.add_argument("--endpoint-url", help="Secrets Manager endpoint (tests, VPC endpoints)")
+    group.add_argument("--profile", help="AWS profile name")
+    group.add_argument("--role-arn", action="append", help="role to assume (repeat for a chain)")
+
+
+def client_settings(args: argparse.Namespace) -> ClientSettings:
+    return ClientSettings.create(
+        region_name=args.region,
+        endpoint_url=args.endpoint_url,
+        profile_name=args.profile,
+        role_arn=args.role_arn,
+    )
+
+
+class Progress:
+    """``[3/12] doing thing`` lines on stderr (silent with ``quiet``)."""
+
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+
+    def step(self, index: int, total: int, what: str) -> None:
+        if not self.quiet:
+            print(f"[{index}/{total}] {what}", file=self.stream, flush=True)
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=self.stream, flush=True)

@@ -1,0 +1,70 @@
+"""``pipeline-secrets audit``: rotation, stuck rotations, replication and resource
+policies of every secret under the given prefixes, as a table or JSON.
+
+Exit codes: 0 nothing failed the policy, 1 at least one secret failed it, 2 bad
+arguments or policy file, 3 Secrets Manager could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pipeline_secrets.audit import AuditPolicy, audit_secrets
+from pipeline_secrets.cli._tooling import (
+    EXIT_AWS,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    add_aws_arguments,
+    client_settings,
+)
+from pipeline_secrets.source import SecretsManagerSource
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "audit",
+        help="compliance report: rotation, stuck AWSPENDING, replication, resource policy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--prefix",
+        action="append",
+        default=[],
+        help="secret name prefix to audit (repeatable; default: all secrets)",
+    )
+    parser.add_argument("--policy", help="policy file (JSON object or 'key = value' lines)")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_aws_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        policy = AuditPolicy.from_file(args.policy) if args.policy else AuditPolicy()
+    except (OSError, ValueError) as exc:
+        print(f"pipeline-secrets audit: bad policy file: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    progress = Progress(args.quiet)
+    source = SecretsManagerSource(client_settings(args))
+    progress.note(f"auditing secrets under {', '.join(args.prefix) or 'every prefix'}")
+    report = audit_secrets(
+        source,
+        args.prefix,
+        policy,
+        progress=lambda i, n, name: progress.step(i, n, f"auditing {name}"),
+    )
+    print(report.to_json() if args.format == "json" else report.to_table())
+    failed = sum(1 for s in report.secrets if s.failed)
+    progress.note(
+        f"{len(report.secrets)} secret(s) audited, {failed} failed the policy, "
+        f"{len(report.errors)} error(s)"
+    )
+    if report.errors:
+        return EXIT_AWS
+    return EXIT_FINDINGS if failed else EXIT_OK

@@ -1,0 +1,121 @@
+"""``pipeline-secrets migrate``: Airflow connections and variables -> Secrets Manager.
+
+Reads AIRFLOW_CONN_*/AIRFLOW_VAR_* environment variables (the default) and/or
+``airflow connections export`` / ``airflow variables export`` files, and stores each
+under the backend's prefixes in the JSON shape the backend reads. A dry run unless
+--apply; an existing secret is never overwritten without --force. Prints what it did
+(or would do), never a value.
+
+Exit codes: 0 everything done (or would be), 1 some items skipped or failed,
+2 bad arguments or input, 3 Secrets Manager could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from pipeline_secrets.cli._tooling import (
+    EXIT_AWS,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    add_aws_arguments,
+    client_settings,
+)
+from pipeline_secrets.errors import SecretError
+from pipeline_secrets.migrate import (
+    MigrationInputError,
+    MigrationItem,
+    Targets,
+    items_from_connections_file,
+    items_from_env,
+    items_from_variables_file,
+    migrate,
+)
+from pipeline_secrets.source import SecretsManagerSource
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "migrate",
+        help="move Airflow connections/variables into Secrets Manager (dry run by default)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--from-env",
+        action="store_true",
+        help="read AIRFLOW_CONN_*/AIRFLOW_VAR_* (default when no file is given)",
+    )
+    parser.add_argument(
+        "--connections-file",
+        action="append",
+        default=[],
+        help="an `airflow connections export` file (JSON or .env)",
+    )
+    parser.add_argument(
+        "--variables-file",
+        action="append",
+        default=[],
+        help="an `airflow variables export` JSON file",
+    )
+    parser.add_argument("--connections-prefix", default="airflow/connections")
+    parser.add_argument("--variables-prefix", default="airflow/variables")
+    parser.add_argument("--sep", default="/", help="separator between prefix and id")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="migrate only this conn_id / variable key (repeatable)",
+    )
+    parser.add_argument("--apply", action="store_true", help="write (default: dry run)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing secrets")
+    parser.add_argument("--kms-key-id", help="KMS key for new secrets")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_aws_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    targets = Targets(args.connections_prefix, args.variables_prefix, args.sep)
+    progress = Progress(args.quiet)
+    items: list[MigrationItem] = []
+    try:
+        if args.from_env or not (args.connections_file or args.variables_file):
+            items += items_from_env(os.environ, targets)
+        for path in args.connections_file:
+            items += items_from_connections_file(path, targets)
+        for path in args.variables_file:
+            items += items_from_variables_file(path, targets)
+    except (MigrationInputError, OSError) as exc:
+        print(f"pipeline-secrets migrate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.only:
+        items = [i for i in items if i.key in set(args.only)]
+    if not items:
+        progress.note("nothing to migrate")
+        return EXIT_OK
+    mode = "applying" if args.apply else "dry run (use --apply to write)"
+    progress.note(f"{len(items)} item(s) to migrate; {mode}")
+    source = SecretsManagerSource(client_settings(args))
+    try:
+        outcomes = migrate(
+            items,
+            source,
+            apply=args.apply,
+            force=args.force,
+            kms_key_id=args.kms_key_id,
+            progress=lambda i, n, item: progress.step(i, n, item.secret_name),
+        )
+    except SecretError as exc:
+        print(f"pipeline-secrets migrate: {exc}", file=sys.stderr)
+        return EXIT_AWS
+    for outcome in outcomes:
+        print(outcome.format())
+    bad = [o for o in outcomes if not o.ok]
+    progress.note(f"{len(outcomes) - len(bad)} ok, {len(bad)} skipped or failed")
+    return EXIT_FINDINGS if bad else EXIT_OK

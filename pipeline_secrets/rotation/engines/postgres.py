@@ -1,0 +1,110 @@
+"""PostgreSQL and Aurora PostgreSQL (psycopg2).
+
+SQL is composed with ``psycopg2.sql``: user names are ``sql.Identifier`` (upper case,
+quotes and spaces work), passwords ``sql.Literal``. The password is hashed on the
+client first (``encrypt_password``, libpq's PQencryptPasswordConn, with the server's
+``password_encryption``), so the plain password never reaches the server's statement
+log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pipeline_secrets.rotation.engines.base import CONNECT_TIMEOUT_SECONDS
+from pipeline_secrets.rotation.target import DbTarget
+
+log = logging.getLogger(__name__)
+
+_NO_TLS_MESSAGES = ("server does not support ssl", "ssl was required")
+
+
+class PostgresEngine:
+    name = "postgres"
+    max_username_length = 63  # NAMEDATALEN - 1
+
+    def connect(self, target: DbTarget, *, timeout: int = CONNECT_TIMEOUT_SECONDS) -> Any:
+        import psycopg2
+
+        kwargs: dict[str, Any] = {
+            "host": target.host,
+            "port": target.port,
+            "user": target.username,
+            "password": target.password,
+            "dbname": target.dbname,
+            "connect_timeout": timeout,
+        }
+        tls = target.tls
+        if tls.mode == "auto":
+            try:
+                return psycopg2.connect(**kwargs, **self._tls_kwargs("verify-full", tls.ca_file))
+            except psycopg2.OperationalError as exc:
+                if not _server_offers_no_tls(exc):
+                    raise
+            log.info("server %s:%s offers no TLS; connecting without it", target.host, target.port)
+            return psycopg2.connect(**kwargs, sslmode="disable")
+        return psycopg2.connect(**kwargs, **self._tls_kwargs(tls.mode, tls.ca_file))
+
+    @staticmethod
+    def _tls_kwargs(mode: str, ca_file: str | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"sslmode": mode}
+        if mode in {"verify-ca", "verify-full"}:
+            kwargs["sslrootcert"] = ca_file or "system"
+        return kwargs
+
+    def password_sql(self, conn: Any, username: str, password: str) -> Any:
+        """The password as an SQL literal: a SCRAM/MD5 verifier made on the client."""
+        from psycopg2 import sql
+        from psycopg2.extensions import encrypt_password
+
+        return sql.Literal(encrypt_password(password, username, conn))
+
+    def set_own_password(self, conn: Any, username: str, password: str) -> None:
+        from psycopg2 import sql
+
+        stmt = sql.SQL("ALTER USER {} WITH PASSWORD {}").format(
+            sql.Identifier(username), self.password_sql(conn, username, password)
+        )
+        with conn.cursor() as cur:
+            cur.execute(stmt)
+        conn.commit()
+
+    def upsert_user(
+        self, master_conn: Any, *, template_user: str, user: str, password: str
+    ) -> None:
+        """Create ``user`` as a member of ``template_user`` (so it inherits its privileges
+        and may use its objects), or reset its password; one transaction. The original
+        user gets no membership in its clone (that would be a cycle): it holds the
+        privileges itself."""
+        from psycopg2 import sql
+
+        ident = sql.Identifier(user)
+        secret = self.password_sql(master_conn, user, password)
+        with master_conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(ident, secret))
+            else:
+                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(ident, secret))
+            # Skip when either role already belongs to the other: the clone is a member
+            # of the original user, and the original owns its privileges itself.
+            cur.execute(
+                "SELECT pg_has_role(%s, %s, 'MEMBER') OR pg_has_role(%s, %s, 'MEMBER')",
+                (user, template_user, template_user, user),
+            )
+            row = cur.fetchone()
+            if not (row and row[0]):
+                cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(template_user), ident))
+        master_conn.commit()
+
+    def check(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT now()")
+            cur.fetchone()
+        conn.rollback()
+
+
+def _server_offers_no_tls(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(m in text for m in _NO_TLS_MESSAGES)

@@ -1,0 +1,76 @@
+"""Amazon Redshift (provisioned and Serverless), over the PostgreSQL protocol.
+
+Connections are those of :mod:`.postgres` (psycopg2 speaks Redshift's protocol). The
+SQL differs, and lives only here:
+
+* ``ALTER USER name PASSWORD 'literal'`` (no ``WITH``; Redshift cannot take a SCRAM
+  verifier, so the literal is the password itself, escaped by ``sql.Literal``);
+* users are listed in ``pg_user`` (``usename``), not ``pg_roles``;
+* there is no role membership between users: the clone is created with
+  ``CREATE USER name PASSWORD 'literal'`` and added to every group the original user
+  belongs to (``pg_group.grolist``; ``ALTER GROUP g ADD USER u``). Privileges granted
+  to the user directly (not through a group) and Redshift RBAC roles are not copied:
+  grant them to a group.
+
+Every statement here is also valid PostgreSQL, which is how the tests run it (a
+PostgreSQL cluster standing in for Redshift).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline_secrets.rotation.engines.postgres import PostgresEngine
+
+
+class RedshiftEngine(PostgresEngine):
+    name = "redshift"
+    max_username_length = 127
+
+    def password_sql(self, conn: Any, username: str, password: str) -> Any:
+        from psycopg2 import sql
+
+        return sql.Literal(password)
+
+    def set_own_password(self, conn: Any, username: str, password: str) -> None:
+        from psycopg2 import sql
+
+        stmt = sql.SQL("ALTER USER {} PASSWORD {}").format(
+            sql.Identifier(username), self.password_sql(conn, username, password)
+        )
+        with conn.cursor() as cur:
+            cur.execute(stmt)
+        conn.commit()
+
+    def upsert_user(
+        self, master_conn: Any, *, template_user: str, user: str, password: str
+    ) -> None:
+        from psycopg2 import sql
+
+        ident = sql.Identifier(user)
+        secret = self.password_sql(master_conn, user, password)
+        with master_conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_user WHERE usename = %s", (user,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE USER {} PASSWORD {}").format(ident, secret))
+            else:
+                cur.execute(sql.SQL("ALTER USER {} PASSWORD {}").format(ident, secret))
+            cur.execute(
+                "SELECT g.groname, "
+                "(SELECT usesysid FROM pg_user WHERE usename = %s) = ANY(g.grolist) "
+                "FROM pg_group g "
+                "WHERE (SELECT usesysid FROM pg_user WHERE usename = %s) = ANY(g.grolist)",
+                (user, template_user),
+            )
+            for group, already in cur.fetchall():
+                if not already:
+                    cur.execute(
+                        sql.SQL("ALTER GROUP {} ADD USER {}").format(sql.Identifier(group), ident)
+                    )
+        master_conn.commit()
+
+    def check(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+        conn.rollback()

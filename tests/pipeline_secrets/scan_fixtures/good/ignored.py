@@ -1,0 +1,2 @@
+# ruff: noqa
+TEST_ONLY = "postgres://u:local-test-pw@localhost/db"  # pipeline-secrets: ignore
