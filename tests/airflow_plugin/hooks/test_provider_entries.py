@@ -50,10 +50,27 @@ def test_entries_name_the_hook_classes() -> None:
         )
 
 
+def _reset_providers_manager() -> None:
+    """Forget discovered providers (Airflow 3: the task runtime's manager; 2: the only one)."""
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime as Manager
+    except ImportError:  # Airflow 2
+        from airflow.providers_manager import ProvidersManager
+        from airflow.utils.singleton import Singleton
+
+        instance = Singleton._instances.pop(ProvidersManager, None)
+        if instance is not None:
+            instance._cleanup()
+        ProvidersManager._initialized = False
+        return
+    if Manager._instance is not None:
+        Manager._instance._cleanup()
+    Manager._instance = None
+    Manager._initialized = False
+
+
 @pytest.fixture
 def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
-
     import airflow_plugin.provider_info as provider_info
 
     original = provider_info.get_provider_info
@@ -61,16 +78,10 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def merged() -> dict[str, Any]:
         return {**original(), **HOOK_PROVIDER_INFO}
 
-    def reset() -> None:
-        if ProvidersManagerTaskRuntime._instance is not None:
-            ProvidersManagerTaskRuntime._instance._cleanup()
-        ProvidersManagerTaskRuntime._instance = None
-        ProvidersManagerTaskRuntime._initialized = False
-
     monkeypatch.setattr(provider_info, "get_provider_info", merged)
-    reset()
+    _reset_providers_manager()
     yield
-    reset()
+    _reset_providers_manager()
 
 
 def test_sql_execute_query_operator_uses_our_hook_across_a_rotation(
@@ -106,3 +117,19 @@ def test_sql_execute_query_operator_uses_our_hook_across_a_rotation(
     rotation_sim.rotate(sm_client, "app/op", secret_value("op2"), pg_set_password)
     select = SQLExecuteQueryOperator(task_id="select", conn_id="pg_op", sql="SELECT x FROM t")
     assert select.execute({}) == [(1,)]
+
+
+def test_old_style_form_widgets() -> None:
+    """WTForms widgets where Flask-AppBuilder is installed (Airflow 2); else none."""
+    import importlib.util
+
+    from airflow_plugin.hooks.mysql import MySqlSecretsHook
+    from airflow_plugin.hooks.secrets_manager import SecretsManagerHook
+
+    sql_widgets = MySqlSecretsHook.get_connection_form_widgets()
+    aws_widgets = SecretsManagerHook.get_connection_form_widgets()
+    if importlib.util.find_spec("flask_appbuilder") and importlib.util.find_spec("wtforms"):
+        assert set(sql_widgets) == {"secret_id", "secrets_conn_id"}
+        assert {"region_name", "endpoint_url", "role_arn"} <= set(aws_widgets)
+    else:
+        assert sql_widgets == {} and aws_widgets == {}
