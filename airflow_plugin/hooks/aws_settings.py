@@ -25,7 +25,6 @@ SETTING_EXTRAS = (
     "verify",
     "config_kwargs",
 )
-POLICY_EXTRAS = ("cache_ttl_seconds", "reconnect_budget_seconds")
 
 _lock = threading.Lock()
 _caches: dict[str, SecretCache] = {}

@@ -14,6 +14,7 @@ It overrides three things and leaves the rest of the parent hook alone:
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseHook, Connection
@@ -53,7 +54,8 @@ class RotationAwareMixin:
         self.secrets_conn_id = secrets_conn_id or None
         # With only a secret_id, the default conn id must not be looked up.
         self._explicit_conn_id = bool(args) or self.conn_name_attr in kwargs
-        self._active_connection: Connection | None = None
+        # The connection being opened, per thread (a hook may be shared by threads).
+        self._opening = threading.local()
         self._source: CredentialSource | None = None
 
     # -- where credentials come from ------------------------------------------------------
@@ -82,8 +84,9 @@ class RotationAwareMixin:
     # -- the DbApiHook surface --------------------------------------------------------------
     @property
     def connection(self) -> Connection:
-        if self._active_connection is not None:
-            return self._active_connection
+        opening: Connection | None = getattr(self._opening, "conn", None)
+        if opening is not None:
+            return opening
         return self.credential_source().current()
 
     @connection.setter
@@ -94,11 +97,11 @@ class RotationAwareMixin:
         parent: Any = super()
 
         def open_(conn: Connection) -> Any:
-            self._active_connection = conn
+            self._opening.conn = conn
             try:
                 return parent.get_conn()
             finally:
-                self._active_connection = None
+                self._opening.conn = None
 
         return self.credential_source().connect(open_)
 

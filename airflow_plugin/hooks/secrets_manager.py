@@ -51,34 +51,37 @@ class SecretsManagerHook(BaseHook):
     @property
     def cache(self) -> SecretCache:
         if self._cache is None:
-            settings, ttl = self._settings()
+            settings, ttl, self._budget = self._settings()
             self._cache = aws_settings.shared_cache(settings, ttl)
         return self._cache
 
     @property
     def reconnector(self) -> Reconnector:
-        return aws_settings.shared_reconnector(self.cache, self._budget)
+        cache = self.cache  # resolves the connection, and with it the budget
+        return aws_settings.shared_reconnector(cache, self._budget)
 
     def client(self, region: str | None = None) -> Any:
         """The boto3 Secrets Manager client behind the cache."""
         return self.cache.source.clients.client(region)
 
-    def _settings(self) -> tuple[ClientSettings | None, float | None]:
+    def _settings(self) -> tuple[ClientSettings | None, float | None, float | None]:
+        """(client settings, cache TTL, reconnect budget) from the connection."""
         if self.aws_conn_id is None:
-            return None, None
+            return None, None, None
         try:
             conn = self.get_connection(self.aws_conn_id)
         except AirflowNotFoundException:
             if self.aws_conn_id != DEFAULT_CONN_ID:
                 raise
             log.debug("no connection %r: using the environment's AWS settings", DEFAULT_CONN_ID)
-            return None, None
+            return None, None, None
         extra = conn.extra_dejson
-        ttl = extra.get("cache_ttl_seconds")
-        budget = extra.get("reconnect_budget_seconds")
-        self._budget = float(budget) if budget not in (None, "") else None
         settings = aws_settings.settings_from_connection(conn.login, conn.password, extra)
-        return settings, float(ttl) if ttl not in (None, "") else None
+        return (
+            settings,
+            _seconds(extra.get("cache_ttl_seconds")),
+            _seconds(extra.get("reconnect_budget_seconds")),
+        )
 
     # -- reading -----------------------------------------------------------------------
     def get_secret(
@@ -172,3 +175,7 @@ class SecretsManagerHook(BaseHook):
                 "password": "empty: the default credential chain",
             },
         }
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if value not in (None, "") else None

@@ -169,3 +169,58 @@ def test_connection_property_never_shows_password(pg_secret: dict[str, Any]) -> 
     assert conn.login == pg_secret["username"]
     assert pg_secret["password"] not in repr(conn)
     assert "secret_id" not in json.loads(conn.extra or "{}")
+
+
+def test_conn_id_refused_past_the_budget_raises_a_clear_error(
+    pg_user: Any, airflow_conn: Any, pg_set_password: Any, secret_value: Any
+) -> None:
+    from pipeline_secrets.errors import AuthenticationFailedError
+    from pipeline_secrets.reconnect import ReconnectPolicy
+
+    user = pg_user()
+    airflow_conn(
+        "pg_stale",
+        conn_type="postgres",
+        host=user["host"],
+        port=user["port"],
+        schema=user["dbname"],
+        login=user["username"],
+        password=user["password"],
+    )
+    hook = PostgresSecretsHook(postgres_conn_id="pg_stale")
+    assert hook.get_first("SELECT 1") == (1,)
+    pg_set_password(user["username"], secret_value("pg2"))  # nobody updates the connection
+    source = hook.credential_source()
+    source.policy = ReconnectPolicy(budget_seconds=0.3, initial_backoff_seconds=0.1)  # type: ignore[attr-defined]
+    with pytest.raises(AuthenticationFailedError) as info:
+        hook.get_first("SELECT 1")
+    assert "connection:pg_stale" in str(info.value)
+
+
+def test_secret_never_updated_fails_within_the_connection_budget(
+    core: Any,
+    put_secret: Any,
+    pg_user: Any,
+    airflow_conn: Any,
+    moto: Any,
+    pg_set_password: Any,
+    secret_value: Any,
+) -> None:
+    import time
+
+    from pipeline_secrets.errors import AuthenticationFailedError
+
+    user = pg_user()
+    put_secret("app/stale", user)
+    airflow_conn(
+        "sm_fast",
+        conn_type="pipeline_secrets_aws",
+        extra={"endpoint_url": moto.endpoint_url, "reconnect_budget_seconds": 1},
+    )
+    hook = PostgresSecretsHook(secret_id="app/stale", secrets_conn_id="sm_fast")
+    pg_set_password(user["username"], secret_value("pg2"))  # the secret is not updated
+    started = time.monotonic()
+    with pytest.raises(AuthenticationFailedError) as info:
+        hook.get_conn()
+    assert time.monotonic() - started < 10
+    assert "app/stale" in str(info.value) and "AWSCURRENT" in str(info.value)
