@@ -1,0 +1,243 @@
+"""Where a SQL hook's credentials come from, and how it gets through a rotation.
+
+* :class:`SecretSource`: a Secrets Manager secret (given as ``secret_id``, or named by
+  the connection's ``secret_id`` extra). The core :class:`Reconnector` handles an
+  authentication failure: refresh, retry with the new version, try AWSPENDING in the
+  window between setSecret and finishSecret, back off within a time budget.
+* :class:`ConnectionSource`: an Airflow connection resolved by id through whatever
+  secrets backends are configured. On an authentication failure it asks backends that
+  offer ``invalidate_connection(conn_id)`` to drop their cached copy, then re-resolves
+  the connection, within the same time budget, until the password changes and works.
+
+Both register every password they hand out with Airflow's secrets masker. Errors
+other than authentication failures are raised at once, unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from airflow.providers.common.compat.sdk import BaseHook, Connection
+
+from airflow_plugin.hooks.masking import mask_credentials, mask_text
+from pipeline_secrets.classify import is_authentication_failure
+from pipeline_secrets.clock import SYSTEM_CLOCK, Clock
+from pipeline_secrets.credentials import DatabaseCredentials
+from pipeline_secrets.errors import AuthenticationFailedError
+from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
+from pipeline_secrets.sanitize import sanitized
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Extras that configure our hooks; never passed on to a database driver.
+HOOK_EXTRAS = frozenset({"secret_id", "secrets_conn_id"})
+# Secret keys a PostgreSQL-family driver understands (others stay out of connect()).
+_PG_SECRET_EXTRAS = ("sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name")
+
+
+class CredentialSource(Protocol):
+    def describe(self) -> str: ...
+
+    def current(self) -> Connection: ...
+
+    def connect(self, open_: Callable[[Connection], T]) -> T: ...
+
+
+@dataclass(frozen=True)
+class ConnectionTemplate:
+    """What is not a credential: the conn id, driver family and the base connection."""
+
+    conn_id: str
+    conn_type: str  # the standard type the parent hook expects: postgres, mysql, redshift
+    base: Connection | None = None
+
+    def defaults(self) -> dict[str, Any]:
+        """Fields a secret may leave out (RDS-managed secrets: only user and password)."""
+        out: dict[str, Any] = {"engine": self.conn_type}
+        if self.base is not None:
+            if self.base.host:
+                out["host"] = self.base.host
+            if self.base.port:
+                out["port"] = int(self.base.port)
+            if self.base.schema:
+                out["dbname"] = self.base.schema
+        return out
+
+    def _extra(self) -> dict[str, Any]:
+        extra = dict(self.base.extra_dejson) if self.base is not None else {}
+        for key in HOOK_EXTRAS:
+            extra.pop(key, None)
+        return extra
+
+    def from_credentials(self, creds: DatabaseCredentials) -> Connection:
+        extra = self._extra()
+        if self.conn_type in {"postgres", "redshift"}:
+            if creds.ssl_mode and "sslmode" not in extra:
+                extra["sslmode"] = creds.ssl_mode
+            if self.base is None:
+                for key in _PG_SECRET_EXTRAS:
+                    if key in creds.extras:
+                        extra[key] = creds.extras[key]
+        elif creds.ssl_mode and "ssl_mode" not in extra:
+            extra["ssl_mode"] = creds.ssl_mode
+        return Connection(
+            conn_id=self.conn_id,
+            conn_type=self.conn_type,
+            host=creds.host,
+            port=creds.effective_port,
+            login=creds.username,
+            password=creds.password,
+            schema=creds.dbname,
+            extra=json.dumps(extra) if extra else None,
+        )
+
+    def from_connection(self, conn: Connection) -> Connection:
+        extra = dict(conn.extra_dejson)
+        for key in HOOK_EXTRAS:
+            extra.pop(key, None)
+        return Connection(
+            conn_id=self.conn_id,
+            conn_type=self.conn_type,
+            host=conn.host,
+            port=conn.port,
+            login=conn.login,
+            password=conn.password,
+            schema=conn.schema,
+            extra=json.dumps(extra) if extra else None,
+        )
+
+
+class SecretSource:
+    """Credentials from a secret, through the core reconnect policy."""
+
+    def __init__(self, secret_id: str, reconnector: Reconnector, template: ConnectionTemplate):
+        self.secret_id = secret_id
+        self.reconnector = reconnector
+        self.template = template
+        self._defaults = template.defaults()
+
+    def describe(self) -> str:
+        return f"secret {self.secret_id!r}"
+
+    def credentials(self) -> DatabaseCredentials:
+        creds = self.reconnector.credentials(self.secret_id, defaults=self._defaults)
+        mask_credentials(creds)
+        return creds
+
+    def current(self) -> Connection:
+        return self.template.from_credentials(self.credentials())
+
+    def connect(self, open_: Callable[[Connection], T]) -> T:
+        def attempt(creds: DatabaseCredentials) -> T:
+            mask_credentials(creds)
+            return open_(self.template.from_credentials(creds))
+
+        return self.reconnector.connect(self.secret_id, attempt, defaults=self._defaults)
+
+
+class ConnectionSource:
+    """Credentials from an Airflow connection id, re-resolved after a refused login."""
+
+    def __init__(
+        self,
+        template: ConnectionTemplate,
+        policy: ReconnectPolicy | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        resolve: Callable[[str], Connection] | None = None,
+    ) -> None:
+        self.template = template
+        self.policy = policy or ReconnectPolicy()
+        self.clock = clock
+        self._resolve = resolve or BaseHook.get_connection
+        self._rng = random.Random()
+        self._latest: Connection | None = None
+
+    def describe(self) -> str:
+        return f"connection {self.template.conn_id!r}"
+
+    def _fetch(self) -> Connection:
+        conn = self.template.from_connection(self._resolve(self.template.conn_id))
+        mask_text(conn.password)
+        return conn
+
+    def current(self) -> Connection:
+        if self._latest is not None:
+            return self._latest
+        if self.template.base is not None:
+            conn = self.template.from_connection(self.template.base)
+            mask_text(conn.password)
+            return conn
+        return self._fetch()
+
+    def connect(self, open_: Callable[[Connection], T]) -> T:
+        conn = self.current()
+        tried = {conn.password or ""}
+        try:
+            return open_(conn)
+        except Exception as exc:
+            if not is_authentication_failure(exc):
+                raise
+            last: BaseException = exc
+        conn_id = self.template.conn_id
+        log.info("database refused the credentials of connection %r; re-resolving it", conn_id)
+        started = self.clock.monotonic()
+        deadline = started + self.policy.budget_seconds
+        attempts: list[tuple[str, str]] = [("connection as resolved", "refused")]
+        round_number = 0
+        while True:
+            _invalidate_backends(conn_id)
+            conn = self._fetch()
+            password = conn.password or ""
+            if password not in tried:
+                tried.add(password)
+                try:
+                    result = open_(conn)
+                except Exception as exc:
+                    if not is_authentication_failure(exc):
+                        raise
+                    attempts.append(("re-resolved connection", "refused"))
+                    last = exc
+                else:
+                    self._latest = conn
+                    log.info("connected with the re-resolved connection %r", conn_id)
+                    return result
+            now = self.clock.monotonic()
+            if now >= deadline:
+                raise AuthenticationFailedError(
+                    f"connection:{conn_id}", attempts, now - started
+                ) from sanitized(last, tried)
+            self.clock.sleep(min(self.policy.backoff(round_number, self._rng), deadline - now))
+            round_number += 1
+
+
+def _invalidate_backends(conn_id: str) -> None:
+    """Ask configured secrets backends that support it to forget ``conn_id``."""
+    for backend in _loaded_backends():
+        invalidate = getattr(backend, "invalidate_connection", None)
+        if callable(invalidate):
+            try:
+                invalidate(conn_id)
+            except Exception:  # best effort: the re-resolution still happens
+                log.debug("backend %s could not invalidate %r", type(backend).__name__, conn_id)
+
+
+def _loaded_backends() -> list[Any]:
+    try:
+        from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
+
+        return list(ensure_secrets_backend_loaded())
+    except ImportError:
+        pass
+    try:
+        from airflow.configuration import ensure_secrets_loaded  # Airflow 2
+
+        return list(ensure_secrets_loaded())
+    except ImportError:
+        return []

@@ -1,0 +1,51 @@
+"""PostgresSecretsHook: the postgres provider's PostgresHook, rotation-aware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+from airflow_plugin.hooks.credential_source import HOOK_EXTRAS
+from airflow_plugin.hooks.rotation_aware import RotationAwareMixin
+
+CONN_TYPE = "pipeline_secrets_postgres"
+
+
+class PostgresSecretsHook(RotationAwareMixin, PostgresHook):  # type: ignore[misc]
+    """PostgreSQL with credentials from Secrets Manager, surviving password rotation.
+
+    :param postgres_conn_id: an Airflow connection (host, port, database, extras; its
+        ``secret_id`` extra names the credentials secret). Optional with ``secret_id``.
+    :param secret_id: the credentials secret (RDS rotation JSON, RDS-managed, Airflow
+        connection JSON or URI); it wins over the connection's login and password.
+    :param secrets_conn_id: a ``pipeline_secrets_aws`` connection to reach Secrets Manager.
+
+    Everything else is :class:`PostgresHook`'s (``options``, ``database``, ...).
+    """
+
+    conn_type = CONN_TYPE
+    hook_name = "PostgreSQL (Secrets Manager, rotation-aware)"
+    base_conn_type = "postgres"
+    ignored_extra_options = PostgresHook.ignored_extra_options | HOOK_EXTRAS
+
+    def __init__(
+        self,
+        *args: Any,
+        secret_id: str | None = None,
+        secrets_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_rotation(args, kwargs, secret_id, secrets_conn_id)
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": [],
+            "relabeling": {"schema": "Database"},
+            "placeholders": {
+                "login": "empty when a secret id is given",
+                "password": "empty when a secret id is given",
+            },
+        }
