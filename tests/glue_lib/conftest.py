@@ -36,6 +36,7 @@ def spark(moto_server: Any) -> Iterator[Any]:
         SparkSession.builder.master("local[2]")
         .appName("glue_lib-tests")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.jars", ",".join(j for j in JARS if os.path.exists(j)))
