@@ -10,7 +10,7 @@ current credentials (``do_connect`` event).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -126,10 +126,19 @@ def sqlalchemy_engine(
     ``pool_pre_ping=True`` or ``pool_recycle`` as usual.
     """
     from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import URL
 
     rec = _reconnector(reconnector)
     creds = rec.credentials(secret_id, defaults=defaults)
-    url = creds.sqlalchemy_url(drivername).set(password=None)
+    full = creds.sqlalchemy_url(drivername)
+    url = URL.create(  # everything but the password
+        drivername=full.drivername,
+        username=full.username,
+        host=full.host,
+        port=full.port,
+        database=full.database,
+        query=dict(full.query),
+    )
     engine = create_engine(url, **engine_kwargs)
 
     @event.listens_for(engine, "do_connect")
@@ -144,5 +153,3 @@ def sqlalchemy_engine(
 
     return engine
 
-
-ConnectFn = Callable[[DatabaseCredentials], Any]
