@@ -42,7 +42,9 @@ def job_arguments(
                 f"job argument {name!r} looks like a secret value: job arguments can be "
                 "logged; pass a secret id (e.g. --db_secret_id) and let the job fetch it"
             )
-    present = [n for n in optional if f"--{n}" in argv or any(a.startswith(f"--{n}=") for a in argv)]
+    present = [
+        n for n in optional if f"--{n}" in argv or any(a.startswith(f"--{n}=") for a in argv)
+    ]
     wanted = [*names, *present]
     try:
         from awsglue.utils import getResolvedOptions

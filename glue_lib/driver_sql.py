@@ -14,10 +14,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from glue_lib.dialects import default_dbapi_driver
 from pipeline_secrets.credentials import DatabaseCredentials
 from pipeline_secrets.reconnect import Reconnector
-
-from glue_lib.dialects import default_dbapi_driver
 
 _MODULES = {
     "psycopg2": "psycopg2",
@@ -38,9 +37,7 @@ def _reconnector(reconnector: Reconnector | None) -> Reconnector:
     return default_reconnector()
 
 
-def open_dbapi(
-    creds: DatabaseCredentials, driver: str | None = None, **connect_kwargs: Any
-) -> Any:
+def open_dbapi(creds: DatabaseCredentials, driver: str | None = None, **connect_kwargs: Any) -> Any:
     """One DB-API connection with ``creds`` (no retry)."""
     creds.require("engine")
     driver = driver or default_dbapi_driver(creds.engine or "")
@@ -100,9 +97,7 @@ def run_sql(
     defaults: Mapping[str, Any] | None = None,
 ) -> None:
     """Run ``statements`` in one transaction (pre/post actions)."""
-    with transaction(
-        secret_id, driver=driver, reconnector=reconnector, defaults=defaults
-    ) as cur:
+    with transaction(secret_id, driver=driver, reconnector=reconnector, defaults=defaults) as cur:
         for stmt in statements:
             if isinstance(stmt, str):
                 cur.execute(stmt)
@@ -152,4 +147,3 @@ def sqlalchemy_engine(
         return rec.connect(secret_id, open_with, defaults=defaults)
 
     return engine
-

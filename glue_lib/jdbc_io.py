@@ -22,12 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pipeline_secrets.credentials import DatabaseCredentials
-from pipeline_secrets.reconnect import Reconnector
-
 from glue_lib.dialects import MODES, Dialect, dialect_for
 from glue_lib.driver_sql import dbapi_connect
 from glue_lib.options import jdbc_options
+from pipeline_secrets.credentials import DatabaseCredentials
+from pipeline_secrets.reconnect import Reconnector
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +170,16 @@ def write_jdbc(
 
     try:
         rec.connect(secret_id, attempt, defaults=defaults)
-        moved = _move(sql_connect, dialect, mode, staged, table, columns, key_columns,
-                      create_target=not target_exists)
+        moved = _move(
+            sql_connect,
+            dialect,
+            mode,
+            staged,
+            table,
+            columns,
+            key_columns,
+            create_target=not target_exists,
+        )
     finally:
         try:
             _execute(sql_connect, [dialect.drop_sql(staged)])
@@ -181,7 +188,11 @@ def write_jdbc(
     result = WriteResult(table, mode, attempts, moved, time.monotonic() - started)
     log.info(
         "wrote %s rows into %s (%s) in %d attempt(s), %.1fs",
-        moved, table, mode, attempts, result.seconds,
+        moved,
+        table,
+        mode,
+        attempts,
+        result.seconds,
     )
     return result
 

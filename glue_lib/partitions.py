@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pipeline_secrets.credentials import DatabaseCredentials
-
 from glue_lib.dialects import Dialect, dialect_for
 from glue_lib.executor import SecretAccess, executor_reconnector
+from pipeline_secrets.credentials import DatabaseCredentials
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +155,7 @@ class PartitionWriter:
         marks = ", ".join(["%s"] * len(self.columns))
         sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
         if self.mode == "upsert":
-            others = [c for c in self.columns if c not in self.key_columns] or [
-                self.key_columns[0]
-            ]
+            others = [c for c in self.columns if c not in self.key_columns] or [self.key_columns[0]]
             sets = ", ".join(f"{dialect.quote(c)} = VALUES({dialect.quote(c)})" for c in others)
             sql += f" ON DUPLICATE KEY UPDATE {sets}"
         cur.executemany(sql, batch)  # pymysql rewrites this into multi-row INSERTs
@@ -179,9 +176,7 @@ def _copy_text(value: Any) -> str:
         return str(value)
     else:
         text = str(value)
-    return (
-        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 # -- reading over ranges ---------------------------------------------------------------

@@ -14,10 +14,9 @@ def test_dbapi_connect_and_run_sql(db: Db) -> None:
     run_sql(db.secret_id, ["CREATE TABLE pre (id INTEGER)", "INSERT INTO pre VALUES (1), (2)"])
     with transaction(db.secret_id) as cur:
         cur.execute("INSERT INTO pre VALUES (3)")
-    with pytest.raises(RuntimeError):
-        with transaction(db.secret_id) as cur:
-            cur.execute("INSERT INTO pre VALUES (4)")
-            raise RuntimeError("rolled back")
+    with pytest.raises(RuntimeError), transaction(db.secret_id) as cur:
+        cur.execute("INSERT INTO pre VALUES (4)")
+        raise RuntimeError("rolled back")
     conn = dbapi_connect(db.secret_id)
     try:
         cur = conn.cursor()

@@ -41,9 +41,10 @@ def test_import_loads_no_framework_or_driver() -> None:
     tops = {name.split(".")[0] for name in loaded}
     assert not tops & set(FORBIDDEN), sorted(tops & set(FORBIDDEN))
     assert "glue_lib" in tops and "pipeline_secrets" in tops
-    third_party = {
-        t for t in tops - set(sys.stdlib_module_names) if not t.startswith("__")
-    } - {"glue_lib", "pipeline_secrets"}  # __mp_main__ is multiprocessing's alias
+    third_party = {t for t in tops - set(sys.stdlib_module_names) if not t.startswith("__")} - {
+        "glue_lib",
+        "pipeline_secrets",
+    }  # __mp_main__ is multiprocessing's alias
     aws_stack = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"}
     assert third_party <= aws_stack | {"_cffi_backend", "certifi", "charset_normalizer", "idna"}, (
         sorted(third_party - aws_stack)

@@ -129,8 +129,14 @@ def test_jdbc_options_from_secret(put_secret: Any) -> None:
     host, port, db = HOSTS["postgres"]
     put_secret(
         "prod/pg",
-        {"engine": "postgres", "host": host, "port": str(port), "username": "etl",
-         "password": PASSWORD, "dbname": db},
+        {
+            "engine": "postgres",
+            "host": host,
+            "port": str(port),
+            "username": "etl",
+            "password": PASSWORD,
+            "dbname": db,
+        },
     )
     opts = jdbc_options("prod/pg", table="t")
     assert opts["url"] == f"jdbc:postgresql://{host}:{port}/{db}"
