@@ -65,10 +65,13 @@ class Dialect:
             (base,),
         )
 
-    def create_like_sql(self, new: str, like: str) -> str:
+    def create_like_sql(self, new: str, like: str, *, staging: bool = False) -> str:
+        """``new`` with the columns of ``like``. A PostgreSQL staging table is UNLOGGED
+        and has no indexes (its rows are transient; loading it is cheaper)."""
         if self.family == "postgres":
+            unlogged = "UNLOGGED " if staging else ""
             return (
-                f"CREATE TABLE {self.table(new)} (LIKE {self.table(like)} "
+                f"CREATE {unlogged}TABLE {self.table(new)} (LIKE {self.table(like)} "
                 "INCLUDING DEFAULTS INCLUDING GENERATED)"
             )
         return f"CREATE TABLE {self.table(new)} LIKE {self.table(like)}"

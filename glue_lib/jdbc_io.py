@@ -149,7 +149,10 @@ def write_jdbc(
     target_exists = _table_exists(sql_connect, dialect, table)
     staged = dialect.staging_name(table)
     if target_exists:
-        _execute(sql_connect, [dialect.drop_sql(staged), dialect.create_like_sql(staged, table)])
+        _execute(
+            sql_connect,
+            [dialect.drop_sql(staged), dialect.create_like_sql(staged, table, staging=True)],
+        )
     attempts = 0
 
     def attempt(attempt_creds: DatabaseCredentials) -> None:

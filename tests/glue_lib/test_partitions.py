@@ -60,18 +60,18 @@ def test_partition_writer_upsert(spark: Any, db: Db) -> None:
 
 
 def test_rotation_while_partition_write_runs(spark: Any, db: Db) -> None:
-    """The password is rotated (window open, then finished) while a 6-partition write
+    """The password is rotated (window open, then finished) while an 8-partition write
     is running on 2 cores: tasks that start later fetch the secret themselves, find
     AWSPENDING, and the job finishes on its first run with every row exactly once."""
     _create(db)
-    partitions, per_partition = 6, 40
+    partitions, per_partition = 8, 30
     n = partitions * per_partition
     rows = [(i, f"row-{i}", float(i)) for i in range(n)]
     refreshes = spark.sparkContext.accumulator(0)
 
     def slow(it: Any) -> Any:
         for row in it:
-            time.sleep(0.004)
+            time.sleep(0.01)
             yield row
 
     rdd = spark.sparkContext.parallelize(rows, partitions).mapPartitions(slow)
