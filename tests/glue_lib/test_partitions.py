@@ -156,3 +156,29 @@ def test_read_partitions_infers_schema(spark: Any, db: Db) -> None:
     )
     assert df.columns == ["id", "name", "score"]
     assert sorted(tuple(r) for r in df.collect()) == [(1, "a", 1.0), (2, None, None)]
+
+
+def test_executors_fetch_the_secret_once_per_worker_process(spark: Any, db: Db) -> None:
+    from glue_lib import SecretAccess
+    from pipeline_secrets.cache import CachePolicy
+
+    _create(db)
+    # A SecretAccess of its own: this test's workers start with empty caches.
+    import random
+
+    access = SecretAccess(cache_policy=CachePolicy(ttl_seconds=1000 + random.random()))
+    rows = [(i, f"r{i}", 1.0) for i in range(80)]
+    df = spark.createDataFrame(rows, SCHEMA).repartition(8)
+    df.foreachPartition(PartitionWriter(db.secret_id, "target", df.columns, access=access))
+    assert db.query("SELECT COUNT(*) FROM target")[0][0] == 80
+
+    def probe(_: Any) -> Any:
+        import os
+
+        from glue_lib.executor import executor_reconnector
+
+        yield os.getpid(), executor_reconnector(access).cache.stats.api_calls("GetSecretValue")
+
+    seen = dict(spark.sparkContext.parallelize(range(4), 4).mapPartitions(probe).collect())
+    assert seen and all(calls <= 1 for calls in seen.values()), seen
+    assert sum(seen.values()) >= 1  # the workers that wrote did fetch it themselves
