@@ -130,9 +130,7 @@ class PartitionWriter:
         cols = ", ".join(dialect.quote(c) for c in self.columns)
         if dialect.family == "postgres" and self.method == "copy" and self.mode == "append":
             buf = io.StringIO()
-            for row in batch:
-                buf.write("\t".join(_copy_text(v) for v in row))
-                buf.write("\n")
+            buf.writelines("\t".join(map(_copy_text, row)) + "\n" for row in batch)
             buf.seek(0)
             cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN", buf)
             return len(batch)
@@ -162,21 +160,27 @@ class PartitionWriter:
         return len(batch)
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
 def _copy_text(value: Any) -> str:
     """One value in PostgreSQL's COPY text format."""
+    kind = type(value)
+    if kind is str:
+        return str(value).translate(_COPY_ESCAPES)
+    if kind is int or kind is float:
+        return repr(value)
     if value is None:
         return "\\N"
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, bytes | bytearray | memoryview):
         return "\\\\x" + bytes(value).hex()
-    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
-        text = value.isoformat()
-    elif isinstance(value, Decimal | int | float):
+    if isinstance(value, Decimal | int | float):
         return str(value)
-    else:
-        text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
 
 
 # -- reading over ranges ---------------------------------------------------------------
