@@ -3,8 +3,10 @@
 Starts a moto server and a throwaway PostgreSQL cluster with SCRAM passwords (or uses
 the local MariaDB with ``--engine mariadb``), then, on local Spark:
 
-* write N rows with raw ``df.write.jdbc`` and with ``glue_lib.write_jdbc`` (staging
-  table + one-transaction move), and with the per-partition writer (COPY on
+* write N rows with raw ``df.write.jdbc``, with ``glue_lib.write_jdbc`` (staging
+  table + one-transaction move), with ``write_jdbc(staging=False)`` (the JDBC path
+  alone: same Spark write, plus secret lookup and retry wrapper), and with the
+  per-partition writer (COPY on
   PostgreSQL, batched inserts on MariaDB);
 * read them back with raw ``spark.read.jdbc`` and with ``glue_lib.read_jdbc``
   (partitioned on ``id``), and with ``glue_lib.read_partitions``.
@@ -138,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     def lib_write() -> None:
         write_jdbc(df, secret_id, "w_lib", mode="append", batchsize=args.batchsize)
 
+    def lib_write_direct() -> None:
+        write_jdbc(df, secret_id, "w_dir", mode="append", staging=False, batchsize=args.batchsize)
+
     method = "copy" if args.engine == "postgres" else "insert"
 
     def partition_write() -> None:
@@ -196,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in (
             "write_raw",
             "write_glue_lib",
+            "write_glue_lib_unstaged",
             "write_partition_writer",
             "read_raw",
             "read_glue_lib",
@@ -204,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     for run in range(args.repeat):
         # Alternate the order so neither path always runs on a warmer JVM/database.
-        pairs = [("write_raw", "w_raw", raw_write), ("write_glue_lib", "w_lib", lib_write)]
+        pairs = [
+            ("write_raw", "w_raw", raw_write),
+            ("write_glue_lib", "w_lib", lib_write),
+            ("write_glue_lib_unstaged", "w_dir", lib_write_direct),
+        ]
         for name, table, fn in pairs if run % 2 == 0 else pairs[::-1]:
             reset(table)
             times[name].append(_timed(fn))
@@ -224,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     def ratios(stat: dict[str, float]) -> dict[str, float]:
         return {
             "write_glue_lib_to_raw": stat["write_glue_lib"] / stat["write_raw"],
+            "write_glue_lib_unstaged_to_raw": stat["write_glue_lib_unstaged"] / stat["write_raw"],
             "read_glue_lib_to_raw": stat["read_glue_lib"] / stat["read_raw"],
         }
 
