@@ -129,9 +129,14 @@ def jdbc_options(
     flavor = _settings.resolve("mariadb_jdbc_flavor", flavor, None, str)
     target = to_jdbc(creds, flavor=flavor)
     opts = SecretOptions()
-    opts["url"] = target.url
+    url = target.url
+    props = dict(target.properties)
+    if props.pop("permitMysqlScheme", None) is not None:
+        # MariaDB Connector/J 3.x reads this flag from the URL only (2.x ignores it).
+        url += "?permitMysqlScheme"
+    opts["url"] = url
     opts["driver"] = target.driver
-    for key, value in target.properties.items():
+    for key, value in props.items():
         opts[key] = value
     opts["user"] = target.user
     opts["password"] = target.password

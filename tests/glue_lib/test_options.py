@@ -82,7 +82,8 @@ def test_jdbc_options_match_vendor_formats(engine: str, monkeypatch: Any) -> Non
 def test_mariadb_flavors() -> None:
     creds = _creds("mariadb")
     as_mysql = jdbc_options(credentials=creds, table="t", flavor="mariadb-as-mysql")
-    assert re.fullmatch(r"jdbc:mysql://[^:/]+:3306/sales", as_mysql["url"])
+    # Connector/J 3.x accepts jdbc:mysql: only with permitMysqlScheme in the URL itself.
+    assert re.fullmatch(r"jdbc:mysql://[^:/]+:3306/sales\?permitMysqlScheme", as_mysql["url"])
     assert as_mysql["driver"] == "org.mariadb.jdbc.Driver"
     native = jdbc_options(credentials=creds, table="t", flavor="mariadb-connector")
     assert re.fullmatch(r"jdbc:mariadb://[^:/]+:3306/sales", native["url"])
