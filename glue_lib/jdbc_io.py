@@ -23,10 +23,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from glue_lib.dialects import MODES, Dialect, dialect_for
-from glue_lib.driver_sql import dbapi_connect
+from glue_lib.driver_sql import dbapi_connect, open_dbapi
 from glue_lib.options import jdbc_options
+from pipeline_secrets.classify import is_authentication_failure
 from pipeline_secrets.credentials import DatabaseCredentials
+from pipeline_secrets.errors import AuthenticationFailedError
 from pipeline_secrets.reconnect import Reconnector
+from pipeline_secrets.sanitize import sanitized
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +129,9 @@ def write_jdbc(
     target is created from the DataFrame's schema.
 
     ``staging=False`` writes straight into the target with Spark (any engine, modes
-    ``append``/``overwrite``); a failed append is then NOT re-run, since that could
-    duplicate rows.
+    ``append``/``overwrite``). An overwrite (``truncate``) is re-run after a rotation;
+    an append is not, since some tasks may already have committed: the credentials are
+    checked (and refreshed) with a DB-API login first, when a driver is installed.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -215,13 +219,9 @@ def _write_direct(
     if mode == "upsert":
         raise ValueError("upsert needs staging=True")
     attempts = 0
-    if mode == "append":
-        rec = Reconnector(rec.cache, replace(rec.policy, budget_seconds=0.0))
 
     def attempt(creds: DatabaseCredentials) -> None:
         nonlocal attempts
-        if attempts and mode == "append":
-            raise RuntimeError("an unstaged append is not re-run")  # pragma: no cover
         attempts += 1
         opts = jdbc_options(credentials=creds, table=table, flavor=flavor, **spark_options)
         if mode == "overwrite":
@@ -231,8 +231,33 @@ def _write_direct(
             after_plan(attempts)
         writer.save()
 
-    rec.connect(secret_id, attempt, defaults=defaults)
+    if mode == "overwrite":  # idempotent: re-running is safe
+        rec.connect(secret_id, attempt, defaults=defaults)
+        return WriteResult(table, mode, attempts, None, time.monotonic() - started)
+    # An append is run once: some tasks may have committed before the failure. Check the
+    # credentials first (refreshing them if the database refuses), then write.
+    creds = rec.connect(secret_id, lambda c: _probe(c), defaults=defaults)
+    try:
+        attempt(creds)
+    except Exception as exc:
+        if not is_authentication_failure(exc):
+            raise
+        raise AuthenticationFailedError(
+            secret_id,
+            [(f"version {creds.version_id or '?'}", "refused; an unstaged append is not re-run")],
+            time.monotonic() - started,
+        ) from sanitized(exc, [creds.password])
     return WriteResult(table, mode, attempts, None, time.monotonic() - started)
+
+
+def _probe(creds: DatabaseCredentials) -> DatabaseCredentials:
+    """Log in once with a DB-API driver when one is installed; return ``creds``."""
+    try:
+        conn = open_dbapi(creds)
+    except ImportError:
+        return creds  # no Python driver for this engine here: Spark will tell
+    conn.close()
+    return creds
 
 
 def _table_exists(connect: Callable[[], Any], dialect: Dialect, table: str) -> bool:

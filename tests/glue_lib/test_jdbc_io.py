@@ -136,3 +136,35 @@ def test_write_survives_rotation_between_planning_and_execution(spark: Any, db: 
     expected = {r[0]: r for r in ROWS[:10]} | {r[0]: r for r in new}
     assert _rows(db, "items") == [expected[k] for k in sorted(expected)]
     assert _tables(db) == {"items"}
+
+
+def test_unstaged_writes(spark: Any, db: Db) -> None:
+    """staging=False: an overwrite is re-run after a rotation (idempotent); an append
+    is not re-run (that could duplicate rows) and fails with one clear error."""
+    _seed(db, rows=ROWS[:5])
+    new = [(i, f"u{i}", 1.0) for i in range(100, 120)]
+    df = spark.createDataFrame(new, SCHEMA).repartition(2)
+
+    def rotate_first(attempt: int) -> None:
+        if attempt == 1:
+            db.rotation.rotate()
+
+    result = write_jdbc(
+        df, db.secret_id, "items", mode="overwrite", staging=False, after_plan=rotate_first
+    )
+    assert result.attempts == 2
+    assert _rows(db, "items") == new
+    assert _tables(db) == {"items"}  # truncate, not drop-and-recreate: the table stays
+
+    from pipeline_secrets import AuthenticationFailedError
+
+    more = spark.createDataFrame([(500, "x", 2.0)], SCHEMA)
+    with pytest.raises(AuthenticationFailedError):
+        write_jdbc(
+            more, db.secret_id, "items", mode="append", staging=False, after_plan=rotate_first
+        )
+    assert _rows(db, "items") == new
+    # The cached credentials are stale now; the login check refreshes them first.
+    result = write_jdbc(more, db.secret_id, "items", mode="append", staging=False)
+    assert result.attempts == 1
+    assert _rows(db, "items") == [*new, (500, "x", 2.0)]
