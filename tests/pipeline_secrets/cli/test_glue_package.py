@@ -1,0 +1,81 @@
+"""pipeline-secrets build-glue: the wheel installs with pip, the zip imports, and
+neither carries airflow_plugin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline_secrets.cli import main
+from pipeline_secrets.cli.glue_package import build, check_syntax
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_build_glue_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "dist"
+    assert main(["build-glue", "--output", str(out), "--s3-prefix", "s3://b/libs/"]) == 0
+    printed = capsys.readouterr().out
+    wheel = next(out.glob("*.whl"))
+    zipped = next(out.glob("*.zip"))
+    assert f"--additional-python-modules s3://b/libs/{wheel.name}" in printed
+    assert f"--extra-py-files s3://b/libs/{zipped.name}" in printed
+    for archive in (wheel, zipped):
+        names = zipfile.ZipFile(archive).namelist()
+        tops = {n.split("/")[0] for n in names}
+        assert "glue_lib" in tops and "pipeline_secrets" in tops
+        assert "airflow_plugin" not in tops and not any("__pycache__" in n for n in names)
+        assert "glue_lib/jdbc_io.py" in names and "pipeline_secrets/cache.py" in names
+
+
+def test_builds_are_reproducible(tmp_path: Path) -> None:
+    a = build(tmp_path / "a")
+    b = build(tmp_path / "b")
+    assert a.wheel.read_bytes() == b.wheel.read_bytes()
+    assert a.zip.read_bytes() == b.zip.read_bytes()
+
+
+def test_wheel_installs_with_pip_and_zip_imports(tmp_path: Path) -> None:
+    art = build(tmp_path / "dist")
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            "--target",
+            str(target),
+            str(art.wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (target / "glue_lib" / "options.py").exists()
+    assert not (target / "airflow_plugin").exists()
+    probe = "import glue_lib, pipeline_secrets; print(glue_lib.__file__)"
+    for path in (str(target), str(art.zip)):
+        # Run outside the repository so the source tree cannot be imported instead.
+        res = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=tmp_path,
+            env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert res.stdout.strip().startswith(path)
+
+
+def test_syntax_check_rejects_newer_python(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("type Alias = int\n")  # Python 3.12 syntax
+    with pytest.raises(SystemExit, match=r"not valid Python 3\.10"):
+        check_syntax([("pkg/bad.py", bad)])
