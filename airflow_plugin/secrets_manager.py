@@ -14,12 +14,13 @@ host-level caching agent shared by every Airflow process of the machine.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 from airflow_plugin import _airflow, connection_shapes, masking, teams
 from airflow_plugin.options import BackendOptions, parse_options
@@ -30,6 +31,7 @@ from pipeline_secrets.model import SecretValue, parse_json_object
 from pipeline_secrets.source import SecretsManagerSource
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _KINDS = {"connections": "connection", "variables": "variable", "config": "configuration option"}
 
@@ -70,56 +72,43 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
     def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
         """The connection as Airflow JSON or URI, or None (Airflow then tries the next backend)."""
         spec = self.options.connections.get(conn_id)
-        if spec is not None and spec.get("secret_id"):
-            found = self._fetch("connections", conn_id, [str(spec["secret_id"])])
-        else:
-            found = self._find("connections", conn_id, team_name)
-        if found is None:
-            return None
-        path, _value = found
         defaults = {k: v for k, v in (spec or {}).items() if k != "secret_id"}
-        try:
-            rendered = self.cache.get_parsed(
-                path,
-                lambda v: self._render_connection(v, path, defaults),
-                parser_key=("airflow-connection", conn_id, repr(sorted(defaults.items()))),
-                version_stage=self.options.version_stage,
-            )
-        except SecretError as exc:
-            self._failed("connections", conn_id, path, exc)
+
+        def render(value: SecretValue, path: str) -> tuple[str, tuple[str, ...]]:
+            return self._render_connection(value, path, defaults)
+
+        parser_key = ("airflow-connection", conn_id, repr(sorted(defaults.items())))
+        if spec is not None and spec.get("secret_id"):
+            paths: list[str] | None = [str(spec["secret_id"])]
+        else:
+            paths = self._paths("connections", conn_id, team_name)
+        rendered = self._fetch("connections", conn_id, paths, render, parser_key)
+        if rendered is None:
             return None
         text, mask_values = rendered
         self._mask(mask_values)
         return text
 
     def get_variable(self, key: str, team_name: str | None = None) -> str | None:
-        found = self._find("variables", key, team_name)
-        if found is None:
-            return None
-        path, _value = found
-        try:
-            text: str = self.cache.get_parsed(
-                path,
-                self._render_variable,
-                parser_key=("airflow-variable", self.options.variable_value_key),
-                version_stage=self.options.version_stage,
-            )
-        except SecretError as exc:
-            self._failed("variables", key, path, exc)
-            return None
-        self._mask((text,))
+        text = self._fetch(
+            "variables",
+            key,
+            self._paths("variables", key, team_name),
+            lambda value, _path: self._render_variable(value),
+            ("airflow-variable", self.options.variable_value_key),
+        )
+        if text is not None:
+            self._mask((text,))
         return text
 
     def get_config(self, key: str) -> str | None:
-        found = self._find("config", key, None)
-        if found is None:
-            return None
-        path, value = found
-        try:
-            return value.text()
-        except SecretError as exc:
-            self._failed("config", key, path, exc)
-            return None
+        return self._fetch(
+            "config",
+            key,
+            self._paths("config", key, None),
+            lambda value, _path: value.text(),
+            ("airflow-config",),
+        )
 
     # -- the cache ------------------------------------------------------------------------
     @property
@@ -157,7 +146,8 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         ]
 
     # -- lookups --------------------------------------------------------------------------
-    def _find(self, kind: str, key: str, team_name: str | None) -> tuple[str, SecretValue] | None:
+    def _paths(self, kind: str, key: str, team_name: str | None) -> list[str] | None:
+        """The secret names to try for ``key``, or None when it must not be looked up."""
         prefixes = self.options.prefixes(kind)
         if not prefixes:
             return None
@@ -178,14 +168,26 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         if pattern is not None and not pattern.match(key):
             log.debug("Skipping lookup of %r: does not match the %s lookup pattern.", key, kind)
             return None
-        paths = teams.candidate_paths(prefixes, key, sep=self.options.sep, team_name=team_name)
-        return self._fetch(kind, key, paths)
+        return teams.candidate_paths(prefixes, key, sep=self.options.sep, team_name=team_name)
 
-    def _fetch(self, kind: str, key: str, paths: list[str]) -> tuple[str, SecretValue] | None:
-        for path in paths:
+    def _fetch(
+        self,
+        kind: str,
+        key: str,
+        paths: list[str] | None,
+        render: Callable[[SecretValue, str], T],
+        parser_key: Hashable,
+    ) -> T | None:
+        """The first path that exists, rendered (once per secret version); None otherwise."""
+        for path in paths or ():
             self._maybe_prefetch(path)
             try:
-                return path, self.cache.get(path, version_stage=self.options.version_stage)
+                return self.cache.get_parsed(
+                    path,
+                    functools.partial(_call_with_path, render, path),
+                    parser_key=parser_key,
+                    version_stage=self.options.version_stage,
+                )
             except SecretNotFoundError:
                 log.debug("%s %r: secret %r not found", _KINDS[kind], key, path)
                 continue
@@ -270,6 +272,10 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
             if value and value not in self._masked:
                 masking.mask_value(value)
                 self._masked.add(value)
+
+
+def _call_with_path(render: Callable[[SecretValue, str], T], path: str, value: SecretValue) -> T:
+    return render(value, path)
 
 
 def raise_uri_defaults(path: str) -> None:
