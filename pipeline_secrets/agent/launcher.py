@@ -133,7 +133,7 @@ def _spawn(spec: LaunchSpec, socket_path: str, token_file: str, directory: str) 
         os.path.join(directory, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
     )
     try:
-        subprocess.Popen(
+        process = subprocess.Popen(
             spec.command(socket_path, token_file),
             stdin=subprocess.DEVNULL,
             stdout=logfile,
@@ -144,3 +144,5 @@ def _spawn(spec: LaunchSpec, socket_path: str, token_file: str, directory: str) 
         )
     finally:
         os.close(logfile)
+    with open(os.path.join(directory, "agent.pid"), "w", encoding="utf-8") as handle:
+        handle.write(str(process.pid))

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from devstack.moto_server import MotoServer  # noqa: E402
+from devstack.moto_server import MotoServer
 
 AIRFLOW_MAJOR = int(__import__("airflow").__version__.split(".")[0])
 CONN_FIELDS = ("conn_type", "host", "login", "password", "schema", "port")

@@ -12,6 +12,7 @@ import configparser
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -23,7 +24,7 @@ PREFIX = "airflow/connections"
 def _shapes(pw: str) -> dict[str, Any]:
     """Secret shapes the provider's backend understands, keyed by conn_id."""
     return {
-        "uri_pg": f"postgresql://app:{pw.replace('%', '%25').replace('/', '%2F').replace('@', '%40').replace(':', '%3A').replace('?', '%3F').replace('#', '%23').replace(' ', '%20').replace('&', '%26').replace('+', '%2B').replace('=', '%3D').replace(chr(39), '%27').replace(chr(34), '%22').replace(chr(92), '%5C')}@db.example:5432/sales?sslmode=require",
+        "uri_pg": f"postgresql://app:{quote(pw, safe='')}@db.example:5432/sales?sslmode=require",
         "json_canonical": {
             "conn_type": "postgres",
             "login": "app",
@@ -101,8 +102,13 @@ def test_extra_conn_words(put_secret: Any, secret_value: Any, official: Any, our
         f"{PREFIX}/custom",
         {"usr": "app", "pwd": pw, "hostname": "h.example", "db": "d", "kind": "postgres"},
     )
-    words = {"user": ["usr"], "password": ["pwd"], "host": ["hostname"], "schema": ["db"],
-             "conn_type": ["kind"]}
+    words = {
+        "user": ["usr"],
+        "password": ["pwd"],
+        "host": ["hostname"],
+        "schema": ["db"],
+        "conn_type": ["kind"],
+    }
     theirs, mine = _both(official, ours, extra_conn_words=words)
     _assert_same(theirs, mine, "custom")
 
@@ -157,7 +163,9 @@ def test_lookup_patterns(kind: str, put_secret: Any, official: Any, ours: Any) -
         assert get("xpg_main") is None  # re.match: anchored at the start
 
 
-def test_variables_and_config_same(put_secret: Any, secret_value: Any, official: Any, ours: Any) -> None:
+def test_variables_and_config_same(
+    put_secret: Any, secret_value: Any, official: Any, ours: Any
+) -> None:
     value = secret_value("var")
     put_secret("airflow/variables/plain", value)
     put_secret("airflow/variables/json_doc", json.dumps({"a": 1, "b": [1, 2]}))
