@@ -62,6 +62,7 @@ class AirflowHome:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
                 f"http://127.0.0.1:{self.api_port}/execution/"
             ),
+            "AIRFLOW__CORE__PARALLELISM": "2",  # the LocalExecutor forks this many workers
             "PYTHONPATH": os.getcwd(),
         }
 
@@ -174,25 +175,37 @@ def test_connections_and_variables_get(airflow_home: AirflowHome, seeded: dict[s
 
 
 def _task_log(home: AirflowHome, result: subprocess.CompletedProcess[str]) -> str:
-    if AIRFLOW_MAJOR >= 3:
-        logs = sorted(
-            (home.root / "logs" / f"dag_id={DAG_ID}").rglob("*.log"),
-            key=lambda p: p.stat().st_mtime,
-        )
-        assert logs, "no task log written"
-        return logs[-1].read_text()
-    return result.stdout + result.stderr
+    logs = sorted(
+        (home.root / "logs" / f"dag_id={DAG_ID}").rglob("*.log"), key=lambda p: p.stat().st_mtime
+    )
+    assert logs, "no task log written"
+    return logs[-1].read_text()
 
 
-def _dags_test(home: AirflowHome, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    args = ["dags", "test", DAG_ID]
+_RUNS = iter(range(1, 1_000))
+
+
+def _run_dag(home: AirflowHome, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``airflow dags test``; on Airflow 2 also the production path that writes a task log.
+
+    Airflow 3: ``dags test --use-executor`` runs the task in a supervised task process
+    that writes the task log. Airflow 2's ``dags test`` runs the task inside the CLI
+    and writes no task log, so the task is also run the way the scheduler runs it
+    (``tasks run --local``: a LocalTaskJob and a raw task process).
+    """
     if AIRFLOW_MAJOR >= 3:
-        args.append("--use-executor")
-    return home.run(*args, env=env)
+        return home.run("dags", "test", DAG_ID, "--use-executor", env=env)
+    tested = home.run("dags", "test", DAG_ID, env=env)
+    assert tested.returncode == 0, "airflow dags test failed"
+    run_id = f"e2e_run_{next(_RUNS)}"
+    for args in (("dags", "reserialize"), ("dags", "trigger", DAG_ID, "-r", run_id)):
+        done = home.run(*args, env=env)
+        assert done.returncode == 0, f"airflow {' '.join(args)} failed"
+    return home.run("tasks", "run", DAG_ID, "read", run_id, "--local", "-i", env=env)
 
 
 def test_dags_test_task_log_is_masked(airflow_home: AirflowHome, seeded: dict[str, str]) -> None:
-    result = _dags_test(airflow_home, airflow_home.env(**KWARGS))
+    result = _run_dag(airflow_home, airflow_home.env(**KWARGS))
     assert result.returncode == 0, "airflow dags test failed"
     log = _task_log(airflow_home, result)
     assert "E2E-CONN host=db.example login=app password=***" in log
@@ -209,6 +222,6 @@ def test_control_official_backend_does_not_mask_the_variable(
     unmasked = "control-value-not-a-secret-123"
     put_secret("airflow/connections/e2e_db", {"conn_type": "postgres", "host": "db.example"})
     put_secret("airflow/variables/e2e_plain_setting", unmasked)
-    result = _dags_test(airflow_home, airflow_home.env(OFFICIAL))
+    result = _run_dag(airflow_home, airflow_home.env(OFFICIAL))
     assert result.returncode == 0, "airflow dags test (official backend) failed"
     assert f"E2E-VAR value={unmasked}" in _task_log(airflow_home, result)
