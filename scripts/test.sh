@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test command: set up (idempotently), lint, type-check, then run the suite on
+# Airflow 3 and the backend's compatibility tests on Airflow 2.11. Exits non-zero on
+# any failure. Extra arguments go to the Airflow 3 pytest run.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/setup.sh || exit 1
+HOME_DIR=${PIPELINE_SECRETS_HOME:-$HOME/.cache/pipeline-secrets}
+V3="$HOME_DIR/venv-af3/bin"
+V2="$HOME_DIR/venv-af2/bin"
+failed=()
+step() { printf '\n=== %s\n' "$1"; }
+
+step "ruff"
+"$V3/ruff" check . && "$V3/ruff" format --check . || failed+=(ruff)
+
+step "mypy"
+"$V3/mypy" || failed+=(mypy)
+
+step "pytest (Airflow 3)"
+"$V3/pytest" -q -p no:cacheprovider "$@"
+rc=$?
+[ $rc -eq 0 ] || failed+=("pytest-airflow3 (exit $rc)")
+
+if [ -x "$V2/pytest" ] && [ -d tests/airflow_plugin ]; then
+  step "pytest (Airflow 2.11 compatibility)"
+  "$V2/pytest" -q -p no:cacheprovider -m "not airflow3_only" tests/airflow_plugin -k "backend or provider"
+  rc=$?
+  [ $rc -eq 0 ] || [ $rc -eq 5 ] || failed+=("pytest-airflow2 (exit $rc)")
+fi
+
+if ((${#failed[@]})); then
+  printf '\nFAILED: %s\n' "${failed[*]}"
+  exit 1
+fi
+printf '\nall checks passed\n'

@@ -1,0 +1,73 @@
+"""docker-compose.yaml is valid and uses the same seed code and names as the demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devstack import stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    exe = shutil.which("docker-compose")
+    assert exe, "docker-compose (Debian package) is needed; scripts/setup.sh installs it"
+    out = subprocess.run([exe, "config"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return yaml.safe_load(out.stdout)  # type: ignore[no-any-return]
+
+
+def test_images_are_pinned_and_services_have_healthchecks(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        image = service.get("image", "")
+        if image:
+            tag = image.rsplit(":", 1)[-1] if ":" in image else ""
+            assert tag and tag != "latest", f"{name}: image {image!r} is not pinned"
+    for name in ("moto", "rds", "redshift", "airflow-db", "airflow"):
+        assert "healthcheck" in services[name], name
+    assert services["moto"]["image"].startswith("motoserver/moto:")
+
+
+def test_seeder_runs_the_demo_seed_code(compose: dict[str, Any]) -> None:
+    from devstack.seed import build_parser
+
+    command = compose["services"]["seed"]["command"]
+    assert command[:3] == ["python", "-m", "devstack.seed"]
+    args = build_parser().parse_args(command[3:])  # every flag is one the demo's seeder knows
+    assert args.source_host == "rds" and args.target_host == "redshift"
+
+
+def test_airflow_uses_our_backend_with_the_demo_prefixes(compose: dict[str, Any]) -> None:
+    env = compose["services"]["airflow"]["environment"]
+    for section in ("SECRETS", "WORKERS"):
+        assert (
+            env[
+                f"AIRFLOW__{section}__SECRETS_BACKEND"
+                if section == "WORKERS"
+                else "AIRFLOW__SECRETS__BACKEND"
+            ]
+            == stack.BACKEND_CLASS
+        )
+        key = (
+            "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS"
+            if section == "WORKERS"
+            else "AIRFLOW__SECRETS__BACKEND_KWARGS"
+        )
+        kwargs = json.loads(env[key])
+        assert kwargs["connections_prefix"] == stack.CONNECTIONS_PREFIX
+        assert kwargs["variables_prefix"] == stack.VARIABLES_PREFIX
+
+
+def test_glue_service_reads_the_demo_secrets(compose: dict[str, Any]) -> None:
+    command = " ".join(compose["services"]["glue"]["command"])
+    assert f"--source_secret_id={stack.SOURCE_SECRET_ID}" in command
+    assert f"--target_secret_id={stack.TARGET_SECRET_ID}" in command
+    assert compose["services"]["glue"]["image"].startswith("public.ecr.aws/glue/aws-glue-libs:5")

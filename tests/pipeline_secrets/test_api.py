@@ -1,0 +1,35 @@
+"""The functional front door and the import boundary of the core."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pipeline_secrets as ps
+from pipeline_secrets import ClientSettings
+
+
+def test_front_door_functions_share_one_cache(moto, put_secret) -> None:  # type: ignore[no-untyped-def]
+    put_secret(
+        "api/json", {"username": "u", "password": "front-door-pw", "engine": "mysql", "host": "h"}
+    )
+    put_secret("api/bin", b"\x01\x02bytes-value", binary=True)
+    ps.configure(client_settings=ClientSettings.create(endpoint_url=moto.endpoint_url))
+    assert ps.get_secret_json("api/json")["username"] == "u"
+    assert ps.get_db_credentials("api/json").engine == "mysql"
+    assert ps.get_secret("api/bin") == b"\x01\x02bytes-value"
+    stats = ps.stats()
+    assert stats["api_calls"] == {"GetSecretValue": 2}
+    assert stats["hits"] == 1
+
+
+def test_core_imports_no_framework_or_driver() -> None:
+    code = (
+        "import sys, pipeline_secrets, pipeline_secrets.cli;"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'airflow', 'pyspark', "
+        "'psycopg2', 'psycopg', 'pymysql', 'sqlalchemy', 'redshift_connector', 'glue_lib', "
+        "'airflow_plugin', 'oracledb', 'pyodbc'});"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,62 @@
+"""to_jdbc: URL formats and driver classes as the vendors document them."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline_secrets import parse_db_credentials, to_jdbc
+
+
+def creds(engine: str, **extra: object):  # type: ignore[no-untyped-def]
+    return parse_db_credentials(
+        {"engine": engine, "host": "db.host", "username": "etl", "password": "jdbc-pw-1", **extra}
+    )
+
+
+@pytest.mark.parametrize(
+    ("engine", "url", "driver"),
+    [
+        ("postgres", "jdbc:postgresql://db.host:5432/sales", "org.postgresql.Driver"),
+        ("aurora-postgresql", "jdbc:postgresql://db.host:5432/sales", "org.postgresql.Driver"),
+        ("redshift", "jdbc:redshift://db.host:5439/sales", "com.amazon.redshift.jdbc42.Driver"),
+        ("mysql", "jdbc:mysql://db.host:3306/sales", "com.mysql.cj.jdbc.Driver"),
+        ("mariadb", "jdbc:mysql://db.host:3306/sales", "com.mysql.cj.jdbc.Driver"),
+        ("oracle", "jdbc:oracle:thin:@//db.host:1521/sales", "oracle.jdbc.OracleDriver"),
+        (
+            "sqlserver",
+            "jdbc:sqlserver://db.host:1433;databaseName=sales",
+            "com.microsoft.sqlserver.jdbc.SQLServerDriver",
+        ),
+    ],
+)
+def test_url_and_driver(engine: str, url: str, driver: str) -> None:
+    target = to_jdbc(creds(engine, dbname="sales"))
+    assert (target.url, target.driver) == (url, driver)
+    assert target.java_properties()["user"] == "etl"
+    assert "jdbc-pw-1" not in repr(target)
+
+
+def test_default_databases() -> None:
+    assert to_jdbc(creds("postgres")).url.endswith(":5432/postgres")
+    assert to_jdbc(creds("redshift")).url.endswith(":5439/dev")
+
+
+def test_mariadb_connector_flavors() -> None:
+    as_mysql = to_jdbc(creds("mariadb", dbname="d"), flavor="mariadb-as-mysql")
+    assert as_mysql.driver == "org.mariadb.jdbc.Driver"
+    assert as_mysql.url.startswith("jdbc:mysql://")
+    native = to_jdbc(creds("mariadb", dbname="d"), flavor="mariadb-connector")
+    assert native.url.startswith("jdbc:mariadb://")
+
+
+@pytest.mark.parametrize(
+    ("engine", "ssl", "key", "value"),
+    [
+        ("postgres", "verify-full", "sslmode", "verify-full"),
+        ("mysql", True, "sslMode", "REQUIRED"),
+        ("sqlserver", True, "encrypt", "true"),
+        ("redshift", "require", "ssl", "true"),
+    ],
+)
+def test_ssl_is_carried(engine: str, ssl: object, key: str, value: str) -> None:
+    assert to_jdbc(creds(engine, ssl=ssl)).properties[key] == value
