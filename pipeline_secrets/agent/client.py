@@ -50,6 +50,12 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+class _TCPHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class AgentClient:
     """Speaks the agent protocol. ``address``: ``http://127.0.0.1:2773`` or ``unix:/path``."""
 
@@ -70,7 +76,7 @@ class AgentClient:
             conn = _UnixHTTPConnection(self.address[len("unix:") :], self.timeout)
         else:
             parts = urlsplit(self.address)
-            conn = http.client.HTTPConnection(
+            conn = _TCPHTTPConnection(
                 parts.hostname or "127.0.0.1",
                 parts.port or protocol.DEFAULT_PORT,
                 timeout=self.timeout,
