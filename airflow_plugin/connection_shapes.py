@@ -7,7 +7,7 @@ we keep it:
 * URI strings are returned unchanged (Airflow parses them).
 * JSON objects: the provider's key aliases, with its first-match-in-secret-order rule
   and ``extra_conn_words``, give login/password/host/port/schema/conn_type/extra.
-  On top of that: ``dbname`` becomes ``schema`` when no alias set it; an RDS engine
+  On top of that: ``dbname`` becomes ``schema`` when no alias key is present; an RDS engine
   name that supplied ``conn_type`` is mapped to the Airflow conn_type (postgres,
   aurora-postgresql -> postgres; mysql, aurora-mysql, mariadb -> mysql; redshift;
   oracle; sqlserver* -> mssql); keys nobody reads go into ``extra`` (RDS rotation
@@ -21,12 +21,15 @@ we keep it:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from pipeline_secrets.engines import canonical_engine, engine_info
 from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.model import parse_json_object
+
+log = logging.getLogger(__name__)
 
 # The amazon provider's aliases, in its order.
 BASE_WORDS: dict[str, tuple[str, ...]] = {
@@ -101,7 +104,7 @@ def connection_dict(
         mapped = airflow_conn_type(conn["conn_type"])
         if mapped:
             conn["conn_type"] = mapped
-    if conn["schema"] in (None, ""):
+    if conn["schema"] is None:
         for key in DBNAME_KEYS:
             if secret.get(key) not in (None, ""):
                 conn["schema"] = secret[key]
@@ -123,12 +126,17 @@ def connection_dict(
             leftovers[key] = value
     if leftovers:
         if extra is None and isinstance(conn["extra"], str) and conn["extra"].strip():
-            raise SecretFormatError(
-                secret_id, "extra", "is not a JSON object, so other keys cannot be added to it"
+            # Keep the provider's result: the extra string as it is.
+            log.warning(
+                "secret %r: field 'extra' is not a JSON object, so keys %s cannot be added "
+                "to it; they are dropped",
+                secret_id,
+                ", ".join(repr(k) for k in sorted(leftovers)),
             )
-        merged = dict(leftovers)
-        merged.update(extra or {})  # the secret's own extra wins
-        conn["extra"] = merged
+        else:
+            merged = dict(leftovers)
+            merged.update(extra or {})  # the secret's own extra wins
+            conn["extra"] = merged
 
     for name, value in (defaults or {}).items():
         if name not in CONNECTION_FIELDS:

@@ -234,10 +234,11 @@ def test_malformed_secret_warns_with_field_not_value(
     )
     backend = ours()
     assert backend.get_conn_value("broken") is None
-    assert backend.get_conn_value("badextra") is None
+    kept = backend.get_conn_value("badextra")  # as the provider: the extra string stays
+    assert kept is not None and json.loads(kept)["extra"] == "not-json"
     messages = _warnings(caplog)
     assert any("broken" in m and "not valid JSON" in m for m in messages)
-    assert any("badextra" in m and "'extra'" in m for m in messages)
+    assert any("badextra" in m and "'extra'" in m and "'unknown'" in m for m in messages)
     with pytest.raises(PermissionError):
         ours(strict=True).get_conn_value("broken")
 
