@@ -35,6 +35,11 @@ AWS_CONNECTION_KEYS = (
 )
 
 
+# Other AWS connection extras, passed as they are to the provider's session factory.
+AWS_PASSTHROUGH_PREFIXES = ("assume_role_with_",)
+AWS_PASSTHROUGH_KEYS = frozenset({"session_kwargs", "service_config"})
+
+
 def _str_or_none(raw: Any, name: str) -> str | None:
     if raw is None:
         return None
@@ -131,6 +136,7 @@ class BackendOptions:
     negative_ttl_seconds: float | None = None  # core default 30
     max_stale_seconds: float | None = None  # core default 3600
     fallback_regions: tuple[str, ...] = ()
+    region_endpoint_urls: Mapping[str, str] = field(default_factory=dict)
     prefetch: bool = False
     agent_address: str | None = None
     agent_token: str | None = field(default=None, repr=False)
@@ -173,6 +179,7 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "negative_ttl_seconds": _float,
     "max_stale_seconds": _float,
     "fallback_regions": _str_list,
+    "region_endpoint_urls": _mapping,
     "prefetch": _bool,
     "agent_address": _str_or_none,
     "agent_token": _str_or_none,
@@ -203,6 +210,11 @@ def parse_options(kwargs: Mapping[str, Any]) -> BackendOptions:
             value = parser(raw, name)
             if value is not None:
                 aws[name] = value
+        elif name.startswith(AWS_PASSTHROUGH_PREFIXES) or name in AWS_PASSTHROUGH_KEYS:
+            # Read by the amazon provider's session factory (SAML, web identity ...).
+            value = _loose(raw, name)
+            if value is not None:
+                aws[name] = value
         else:
             log.warning("SecretsManagerBackend: ignoring unknown backend kwarg %r", name)
     sep = values.get("sep", "/")
@@ -210,6 +222,8 @@ def parse_options(kwargs: Mapping[str, Any]) -> BackendOptions:
         key = f"{kind}_prefix"
         if values.get(key):
             values[key] = values[key].rstrip(sep)  # as the provider does
+    if values.get("region_endpoint_urls") is None:
+        values.pop("region_endpoint_urls", None)
     for name in ("agent_timeout_seconds", "agent_retry_after_seconds", "agent_idle_exit_seconds"):
         if name in values and values[name] is None:
             del values[name]

@@ -129,7 +129,9 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         from airflow_plugin.agent_setup import agent_source
 
         o = self.options
-        direct = SecretsManagerSource(clients=client_factory(o.aws, o.fallback_regions))
+        direct = SecretsManagerSource(
+            clients=client_factory(o.aws, o.fallback_regions, o.region_endpoint_urls)
+        )
         source: SecretsManagerSource = agent_source(o, direct, self._agent_prefixes()) or direct
         policy = CachePolicy.create(
             ttl_seconds=o.cache_ttl_seconds,

@@ -19,7 +19,11 @@ from pipeline_secrets.client import ClientFactory, ClientSettings
 CORE_ROLE_METHODS = (None, "", "assume_role")
 
 
-def client_settings(aws: Mapping[str, Any], fallback_regions: Sequence[str] = ()) -> ClientSettings:
+def client_settings(
+    aws: Mapping[str, Any],
+    fallback_regions: Sequence[str] = (),
+    region_endpoint_urls: Mapping[str, str] | None = None,
+) -> ClientSettings:
     config = dict(aws.get("config_kwargs") or {})
     return ClientSettings.create(
         region_name=aws.get("region_name"),
@@ -33,6 +37,7 @@ def client_settings(aws: Mapping[str, Any], fallback_regions: Sequence[str] = ()
         botocore_config=config,
         verify=aws.get("verify"),
         fallback_regions=tuple(fallback_regions) or None,
+        endpoint_urls_by_region=region_endpoint_urls,
     )
 
 
@@ -57,8 +62,12 @@ class ProviderSessionClientFactory(ClientFactory):
         return self._session
 
 
-def client_factory(aws: Mapping[str, Any], fallback_regions: Sequence[str] = ()) -> ClientFactory:
-    settings = client_settings(aws, fallback_regions)
+def client_factory(
+    aws: Mapping[str, Any],
+    fallback_regions: Sequence[str] = (),
+    region_endpoint_urls: Mapping[str, str] | None = None,
+) -> ClientFactory:
+    settings = client_settings(aws, fallback_regions, region_endpoint_urls)
     if aws.get("assume_role_method") in CORE_ROLE_METHODS:
         return ClientFactory(settings)
     return ProviderSessionClientFactory(settings, aws)

@@ -284,3 +284,22 @@ def test_every_returned_value_is_masked(put_secret: Any, secret_value: Any, ours
     backend.get_conn_value("u")
     for value in (pw, token, var):
         assert value not in _masked(f"log line with {value} inside")
+
+
+def test_replica_region_failover(
+    moto: Any, put_secret: Any, ours: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    put_secret("airflow/variables/v", "replica-value")  # moto's us-east-1
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    backend = ours(
+        region_name="us-west-2",
+        fallback_regions="us-east-1",
+        region_endpoint_urls={"us-west-2": dead, "us-east-1": moto.endpoint_url},
+        config_kwargs={"retries": {"max_attempts": 1}, "connect_timeout": 1},
+    )
+    assert backend.get_variable("v") == "replica-value"
+    assert any("trying region us-east-1" in m for m in _warnings(caplog))

@@ -278,3 +278,18 @@ def test_where_the_provider_loses_data_we_keep_it(
     assert got["schema"] == "sales"
     assert got["conn_type"] == "postgres"
     assert got["extra"] == {"application_name": "etl"}  # RDS metadata not passed to drivers
+
+
+def test_web_identity_role_is_delegated_to_the_provider_session(
+    seeded: dict[str, Any], tmp_path: Path, official: Any, ours: Any
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("header.payload.signature")
+    kwargs = {
+        "role_arn": "arn:aws:iam::123456789012:role/web",
+        "assume_role_method": "assume_role_with_web_identity",
+        "assume_role_with_web_identity_federation": "file",
+        "assume_role_with_web_identity_token_file": str(token_file),
+    }
+    theirs, mine = _both(official, ours, **kwargs)
+    _assert_same(theirs, mine, "json_canonical")
