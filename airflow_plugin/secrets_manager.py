@@ -248,7 +248,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         collected: list[str] = []
         if secret is None:
             if defaults:
-                raise_uri_defaults(path)
+                _raise_uri_defaults(path)
             masking.mask_uri(text, collected.append)
             return text, tuple(collected)
         conn = connection_shapes.connection_dict(
@@ -291,7 +291,7 @@ def _call_with_path(render: Callable[[SecretValue, str], T], path: str, value: S
     return render(value, path)
 
 
-def raise_uri_defaults(path: str) -> None:
+def _raise_uri_defaults(path: str) -> None:
     from pipeline_secrets.errors import SecretFormatError
 
     raise SecretFormatError(
