@@ -214,6 +214,8 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         o = self.options
         if not o.prefetch or o.version_stage != "AWSCURRENT" or path.startswith("arn:"):
             return
+        if o.agent_address or o.agent_autostart:
+            return  # the agent prefetches for every process of the host
         cache = self.cache
         if cache.listing_covers(path):
             return
