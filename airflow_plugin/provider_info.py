@@ -16,7 +16,12 @@ except ImportError:  # pragma: no cover
 
 
 def get_provider_info() -> dict[str, Any]:
+    """What ``airflow providers ...`` lists: the backend, the hooks' connection types,
+    hooks, operators and sensors (the hook entries live in ``hooks.provider_entries``)."""
+    from airflow_plugin.hooks.provider_entries import HOOK_PROVIDER_INFO
+
     return {
+        **HOOK_PROVIDER_INFO,
         "package-name": "pipeline-secrets",
         "name": "Pipeline Secrets",
         "description": (

@@ -18,6 +18,14 @@ def test_provider_info() -> None:
     assert info["package-name"] == "pipeline-secrets"
     assert info["secrets-backends"] == ["airflow_plugin.secrets_manager.SecretsManagerBackend"]
     assert info["name"] and info["description"] and info["versions"]
+    conn_types = {c["connection-type"] for c in info["connection-types"]}
+    assert {
+        "pipeline_secrets_postgres",
+        "pipeline_secrets_mysql",
+        "pipeline_secrets_aws",
+        "pipeline_secrets_redshift",
+    } <= conn_types
+    assert "airflow_plugin.hooks.postgres.PostgresSecretsHook" in info["hook-class-names"]
 
 
 def test_entry_point_is_registered() -> None:
