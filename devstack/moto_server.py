@@ -65,7 +65,7 @@ class _Counting:
                     ],
                 )
                 return [json.dumps(payload).encode()]
-        return self.app(environ, start_response)  # type: ignore[no-any-return]
+        return self.app(environ, start_response)  # type: ignore[no-any-return,unused-ignore]
 
 
 @dataclass

@@ -1,0 +1,211 @@
+"""Reading secrets through an agent (ours or AWS's Secrets Manager Agent).
+
+:class:`AgentSource` is a drop-in :class:`SecretsManagerSource`: single lookups go to
+the agent; when the agent cannot be reached they go straight to Secrets Manager (and
+the agent is not tried again for ``retry_after_seconds``). Batch and listing calls
+always go direct.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from pipeline_secrets.agent import protocol
+from pipeline_secrets.errors import SecretServiceUnavailableError
+from pipeline_secrets.model import SecretValue
+from pipeline_secrets.source import (
+    SecretsManagerSource,
+    map_error_code,
+    secret_value_from_response,
+)
+
+log = logging.getLogger(__name__)
+
+
+class AgentUnavailableError(SecretServiceUnavailableError):
+    """The agent did not answer (not running, refused, timed out)."""
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _TCPHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class AgentClient:
+    """Speaks the agent protocol. ``address``: ``http://127.0.0.1:2773`` or ``unix:/path``."""
+
+    def __init__(self, address: str, token: str | None = None, *, timeout: float = 2.0) -> None:
+        self.address = address
+        self._token = token
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"AgentClient(address={self.address!r}, token={'***' if self._token else None})"
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        if self.address.startswith("unix:"):
+            conn = _UnixHTTPConnection(self.address[len("unix:") :], self.timeout)
+        else:
+            parts = urlsplit(self.address)
+            conn = _TCPHTTPConnection(
+                parts.hostname or "127.0.0.1",
+                parts.port or protocol.DEFAULT_PORT,
+                timeout=self.timeout,
+            )
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn
+
+    def request(self, path: str) -> tuple[int, bytes]:
+        headers = {protocol.TOKEN_HEADER: self._token} if self._token else {}
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                return response.status, response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                self._local.conn = None
+                if attempt == 2 or isinstance(exc, ConnectionRefusedError | FileNotFoundError):
+                    raise AgentUnavailableError(
+                        f"secrets agent at {self.address} unreachable: {type(exc).__name__}"
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    def ping(self) -> bool:
+        try:
+            status, _ = self.request(protocol.PING_PATH)
+        except AgentUnavailableError:
+            return False
+        return status == 200
+
+    def get_secret_value(
+        self,
+        secret_id: str,
+        *,
+        version_stage: str | None = None,
+        version_id: str | None = None,
+        refresh: bool = False,
+    ) -> SecretValue:
+        params = {"secretId": secret_id}
+        if version_stage:
+            params["versionStage"] = version_stage
+        if version_id:
+            params["versionId"] = version_id
+        if refresh:
+            params["refreshNow"] = "true"
+        status, body = self.request(f"{protocol.GET_PATH}?{urlencode(params)}")
+        if status == 200:
+            import json
+
+            try:
+                return secret_value_from_response(secret_id, json.loads(body))
+            except ValueError as exc:
+                raise AgentUnavailableError(
+                    f"secrets agent at {self.address} sent an unreadable answer for {secret_id!r}"
+                ) from exc
+        code = protocol.error_code_from_body(status, body)
+        raise map_error_code(code, secret_id, "GetSecretValue (agent)")
+
+    def stats(self) -> dict[str, Any]:
+        import json
+
+        status, body = self.request(protocol.STATS_PATH)
+        if status != 200:
+            raise AgentUnavailableError(f"secrets agent at {self.address}: stats HTTP {status}")
+        return dict(json.loads(body))
+
+
+class AgentSource(SecretsManagerSource):
+    """Single lookups through the agent, direct calls when it is down."""
+
+    def __init__(
+        self,
+        agent: AgentClient,
+        direct: SecretsManagerSource,
+        *,
+        retry_after_seconds: float = 30.0,
+        on_unavailable: Callable[[], AgentClient | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # Share the direct source's clients and counters.
+        super().__init__(clients=direct.clients, stats=direct.stats)
+        self.agent = agent
+        self.direct = direct
+        self.retry_after_seconds = retry_after_seconds
+        self._on_unavailable = on_unavailable
+        self._clock = clock
+        self._down_until = 0.0
+
+    def get_secret_value(
+        self,
+        secret_id: str,
+        *,
+        version_stage: str | None = None,
+        version_id: str | None = None,
+    ) -> SecretValue:
+        if self._clock() >= self._down_until:
+            try:
+                value = self._via_agent(secret_id, version_stage, version_id)
+            except AgentUnavailableError as exc:
+                self.stats.incr("agent_unavailable")
+                self._down_until = self._clock() + self.retry_after_seconds
+                log.warning(
+                    "%s; reading secret %r directly from Secrets Manager (agent retried in %.0fs)",
+                    exc,
+                    secret_id,
+                    self.retry_after_seconds,
+                )
+            else:
+                self.stats.incr("agent_hits")
+                return value
+        return self.direct.get_secret_value(
+            secret_id, version_stage=version_stage, version_id=version_id
+        )
+
+    def _via_agent(
+        self, secret_id: str, version_stage: str | None, version_id: str | None
+    ) -> SecretValue:
+        try:
+            return self.agent.get_secret_value(
+                secret_id, version_stage=version_stage, version_id=version_id
+            )
+        except AgentUnavailableError:
+            replacement = self._on_unavailable() if self._on_unavailable is not None else None
+            if replacement is None:
+                raise
+            self.agent = replacement
+        # The hook started an agent: one more try.
+        return self.agent.get_secret_value(
+            secret_id, version_stage=version_stage, version_id=version_id
+        )
