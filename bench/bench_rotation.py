@@ -72,7 +72,7 @@ def make_client(kind: str, name: str, moto: Any) -> Callable[[], None]:
     from pipeline_secrets.classify import is_authentication_failure
     from pipeline_secrets.client import ClientSettings
     from pipeline_secrets.credentials import DatabaseCredentials, parse_db_credentials
-    from pipeline_secrets.reconnect import ReconnectPolicy, Reconnector
+    from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
     from pipeline_secrets.source import SecretsManagerSource
 
     settings = ClientSettings.create(endpoint_url=moto.endpoint_url, region_name="us-east-1")
@@ -110,9 +110,7 @@ def make_client(kind: str, name: str, moto: Any) -> Callable[[], None]:
         from aws_advanced_python_wrapper.aws_credentials_manager import AwsCredentialsManager
 
         doc = json.loads(
-            moto.client().get_secret_value(SecretId=name, VersionStage="AWSCURRENT")[
-                "SecretString"
-            ]
+            moto.client().get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
         )
         conninfo = f"host={doc['host']} port={doc['port']} dbname={doc['dbname']}"
 
