@@ -13,8 +13,9 @@ for ``--window`` seconds. Clients:
 * ``ours``: the core ``Reconnector`` over one shared ``SecretCache`` (refresh once for
   all threads, then AWSPENDING, backoff within a budget);
 * ``aws-advanced-python-wrapper``: ``AwsWrapperConnection`` with the
-  ``aws_secrets_manager`` plugin over psycopg 3 (its cache: 30 min expiry, one forced
-  re-fetch on a login failure);
+  ``aws_secrets_manager`` plugin over psycopg 3 (its process-wide cache keeps the
+  secret until a login fails - default expiry one year - then re-fetches once; moto is
+  made to answer its stage-less GetSecretValue as AWS does, see ``_current_stage_shim``);
 * ``refetch-once``: cached AWSCURRENT; on an authentication failure re-fetch AWSCURRENT
   once and retry once;
 * ``never-refetch``: fetches the secret once at start and keeps it.
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rotations", type=int, default=30, help="per strategy and client")
     parser.add_argument("--window", type=float, default=0.5, help="setSecret window, seconds")
     parser.add_argument("--think", type=float, default=0.01, help="pause between operations")
-    parser.add_argument("--gap", type=float, default=0.1, help="pause between rotations")
+    parser.add_argument("--gap", type=float, default=0.05, help="pause between rotations")
     parser.add_argument("--settle", type=float, default=0.3)
     parser.add_argument("--clients", default=",".join(CLIENTS))
     args = parser.parse_args(argv)

@@ -209,6 +209,17 @@ def processes_run(
     }
 
 
+def _peak_rss(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--secrets", default="10,100,1000,10000")
@@ -241,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
                 moto.reset_counts()
                 agent, address = _start_agent(moto, token)
                 result = processes_run(moto, names, args.processes, args.passes, (address, token))
+                hwm = _peak_rss(agent.pid)
+                if hwm is not None:
+                    result["memory"] += f"; agent peak RSS {_fmt_bytes(hwm)}"
+                    result["agent_peak_rss_bytes"] = hwm
                 workers.append(result)
         for w in workers:
             print(f"{w['workers']}: {w['api_calls']} calls", flush=True)
