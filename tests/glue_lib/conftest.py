@@ -3,6 +3,7 @@ with a secret each, and a hand-driven rotation."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets as pysecrets
 import sys
@@ -14,6 +15,9 @@ import pytest
 
 from pipeline_secrets import configure
 from pipeline_secrets.client import ClientSettings
+
+# py4j logs at INFO from __del__ at interpreter exit, after pytest closed its streams.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 from pipeline_secrets.reconnect import ReconnectPolicy
 from tests.glue_lib.rotation import Rotation
 
