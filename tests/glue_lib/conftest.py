@@ -15,11 +15,11 @@ import pytest
 
 from pipeline_secrets import configure
 from pipeline_secrets.client import ClientSettings
+from pipeline_secrets.reconnect import ReconnectPolicy
+from tests.glue_lib.rotation import Rotation
 
 # py4j logs at INFO from __del__ at interpreter exit, after pytest closed its streams.
 logging.getLogger("py4j").setLevel(logging.WARNING)
-from pipeline_secrets.reconnect import ReconnectPolicy
-from tests.glue_lib.rotation import Rotation
 
 JARS = ["/usr/share/java/postgresql.jar", "/usr/share/java/mariadb-java-client.jar"]
 
