@@ -192,6 +192,7 @@ def _run_part(part: Part, quick: bool, log_dir: Path) -> dict[str, Any]:
         cmd = [sys.executable, "-m", part.module, *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     started_at = time.time()
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     log_path = log_dir / f"{part.name}.log"
     status = "ok"
@@ -238,6 +239,7 @@ def _run_part(part: Part, quick: bool, log_dir: Path) -> dict[str, Any]:
         "title": part.title,
         "command": " ".join(["python", *cmd[1:]]).replace(str(ROOT) + "/", ""),
         "seconds": seconds,
+        "load_1min": [load_before, os.getloadavg()[0]],
         "status": status,
         "results": data,
         "markdown": markdown,
@@ -278,8 +280,17 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {os.cpu_count()} CPUs, {platform.platform()}. Versions: "
         + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
         markdown_table(
-            ["part", "command", "seconds", "status"],
-            [[r["title"], f"`{r['command']}`", f"{r['seconds']:.0f}", r["status"]] for r in runs]
+            ["part", "command", "seconds", "load (1 min) before/after", "status"],
+            [
+                [
+                    r["title"],
+                    f"`{r['command']}`",
+                    f"{r['seconds']:.0f}",
+                    "{:.1f} / {:.1f}".format(*r["load_1min"]),
+                    r["status"],
+                ]
+                for r in runs
+            ]
             + [
                 [
                     "total",
