@@ -237,8 +237,8 @@ def run_variant(name: str, moto: Any, args: argparse.Namespace) -> dict[str, Any
 
 def _fewer(cut: float) -> str:
     if cut >= 0:
-        return f"{100 * cut:.1f}% fewer calls"
-    return f"{1 - cut:.2f}x as many calls"
+        return f"{100 * cut:.1f}% fewer calls than"
+    return f"{1 - cut:.2f}x as many calls as"
 
 
 VARIANTS = ("official", "official+use_cache", "ours", "ours+prefetch", "ours+agent")
@@ -315,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         cut_off = 1 - total / base
         cut_cached = 1 - total / cached
         verdicts.append(
-            f"- {ours_name}: {_fewer(cut_off)} than official (target >= 95% fewer: "
-            f"**{'met' if cut_off >= 0.95 else 'NOT met'}**), {_fewer(cut_cached)} than "
+            f"- {ours_name}: {_fewer(cut_off)} official (target >= 95% fewer: "
+            f"**{'met' if cut_off >= 0.95 else 'NOT met'}**), {_fewer(cut_cached)} "
             f"official+use_cache (target >= 50% fewer: "
             f"**{'met' if cut_cached >= 0.5 else 'NOT met'}**)"
         )
