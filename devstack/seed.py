@@ -225,6 +225,11 @@ def seed(
         },
     )
     put_secret_plain(client, f"{stack.VARIABLES_PREFIX}/min_order_amount", "10")
+    put_secret_plain(
+        client,
+        f"{stack.VARIABLES_PREFIX}/{stack.SETTINGS_VARIABLE}",
+        json.dumps(stack.LOCAL_SETTINGS),
+    )
     return SeedResult(
         len(rows),
         first_day,
