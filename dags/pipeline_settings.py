@@ -38,7 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "audit_prefixes": ["airflow/connections/", "airflow/variables/", "pipeline/"],
     "audit_policy": {},
 }
-_ENV = {"rotation_mode": "PIPELINE_SECRETS_ROTATION_MODE", "glue_local": "PIPELINE_SECRETS_GLUE_LOCAL"}
+_ENV = {
+    "rotation_mode": "PIPELINE_SECRETS_ROTATION_MODE",
+    "glue_local": "PIPELINE_SECRETS_GLUE_LOCAL",
+}
 
 
 def _truthy(value: Any) -> bool:

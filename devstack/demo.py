@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import threading
@@ -240,7 +241,8 @@ class Rotator:
             self.remember_values()
         record.finished = time.monotonic()
         self.on_event(
-            f"  {secret_id}: testSecret, finishSecret done; version {result.token[:8]} is AWSCURRENT"
+            f"  {secret_id}: testSecret, finishSecret done; "
+            f"version {result.token[:8]} is AWSCURRENT"
         )
 
     def join(self, timeout: float = 120) -> None:
@@ -257,7 +259,9 @@ class Rotator:
         return sum(
             1
             for r in self.records
-            if r.error is None and r.finished is not None and run_started <= r.started < run_finished
+            if r.error is None
+            and r.finished is not None
+            and run_started <= r.started < run_finished
         )
 
 
@@ -328,8 +332,7 @@ class Demo:
         assert self.airflow_home is not None
         home = self.airflow_home
         self.out.say(
-            f"airflow dags test {ETL_DAG} {ETL_LOGICAL_DATE} "
-            "(credentials rotate during the run)"
+            f"airflow dags test {ETL_DAG} {ETL_LOGICAL_DATE} (credentials rotate during the run)"
         )
 
         def run() -> tuple[bool, str, str, str]:
@@ -460,7 +463,7 @@ def _tail(text: str, known: set[str], lines: int = 30) -> str:
 
 # -- main -----------------------------------------------------------------------------
 def summary_lines(demo: Demo, calls: Counter[str], leaks: list[str], scanned: int) -> list[str]:
-    steps = [r for r in demo.results]
+    steps = list(demo.results)
     failures = sum(1 for r in steps if not r.ok) + (1 if leaks else 0)
     rotations = sum(r.rotations_survived for r in steps)
     rows = sum(r.rows_moved for r in steps)
@@ -471,10 +474,16 @@ def summary_lines(demo: Demo, calls: Counter[str], leaks: list[str], scanned: in
         "=" * len(SUMMARY_TITLE),
     ]
     for r in steps:
-        lines.append(f"  {r.name:<18} {'ok' if r.ok else 'FAILED':<6} {r.seconds:6.1f}s  {r.detail}")
+        lines.append(
+            f"  {r.name:<18} {'ok' if r.ok else 'FAILED':<6} {r.seconds:6.1f}s  {r.detail}"
+        )
+    logs = "\n".join(demo.scanned_texts.values())
+    refused = logs.count("database refused the credentials")
+    pending = len(re.findall(r"connected with secret .* \(AWSPENDING\)", logs))
     lines += [
         f"rows moved: {rows} (daily totals from {orders} orders)",
         f"rotations survived: {rotations}",
+        f"logins refused mid-run and recovered: {refused} ({pending} with AWSPENDING)",
         f"secrets manager api calls: {sum(calls.values())} "
         + "("
         + ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
@@ -521,7 +530,10 @@ def main(argv: list[str] | None = None) -> int:
                     text = demo.scanned_texts.get(key, "") + demo.scanned_texts.get(
                         f"{r.name} stderr", ""
                     )
-                    out.say(f"last lines of {r.name} (values masked):\n" + _tail(text, demo.known_values))
+                    out.say(
+                        f"last lines of {r.name} (values masked):\n"
+                        + _tail(text, demo.known_values)
+                    )
             calls = st.moto.calls
             scanned, leaks = demo.leak_scan()
             lines = summary_lines(demo, calls, leaks, scanned)

@@ -114,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Days of the range that no longer have orders: their old totals go.
     keep = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
     stale = f"DELETE FROM {target_table} WHERE {where}"
-    run_sql(args["target_secret_id"], [stale + (f" AND order_date NOT IN ({keep})" if keep else "")])
+    run_sql(
+        args["target_secret_id"], [stale + (f" AND order_date NOT IN ({keep})" if keep else "")]
+    )
     print(
         f"rds_to_redshift: {orders.count()} orders -> {len(days)} daily total(s) in "
         f"{target_table} ({result.mode}, {result.attempts} write attempt(s)); "

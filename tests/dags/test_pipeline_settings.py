@@ -48,7 +48,9 @@ def test_precedence(ps: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINE_SECRETS_ROTATION_MODE", "local")
     assert ps.resolve(None, None)["glue_local"] is True
     assert ps.resolve(None, {"rotation_mode": "aws"})["rotation_mode"] == "aws"
-    assert ps.resolve({"rotation_mode": "aws"}, {"rotation_mode": "local"})["rotation_mode"] == "aws"
+    assert (
+        ps.resolve({"rotation_mode": "aws"}, {"rotation_mode": "local"})["rotation_mode"] == "aws"
+    )
     assert ps.resolve({"source_conn_id": None}, {"source_conn_id": "x"})["source_conn_id"] == "x"
     assert ps.resolve(None, {"glue_local": "false"})["glue_local"] is False
 
