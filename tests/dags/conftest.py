@@ -29,14 +29,18 @@ def airflow_home(dag_stack: ExampleStack) -> Iterator[AirflowHome]:
 
 
 def dags_test(
-    home: AirflowHome, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None
+    home: AirflowHome,
+    dag_id: str,
+    logical_date: str,
+    conf: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[str, subprocess.CompletedProcess[str]]:
     """``airflow dags test``; returns the DagRun's final state and the process. The
     output and the task logs are checked for every registered secret value."""
     args = ["dags", "test", dag_id, logical_date]
     if conf is not None:
         args += ["--conf", json.dumps(conf)]
-    proc = home.airflow(*args, check=False, timeout=600)
+    proc = home.airflow(*args, check=False, timeout=600, extra_env=extra_env)
     GUARD.assert_clean({f"{dag_id} stdout": proc.stdout, f"{dag_id} stderr": proc.stderr})
     GUARD.assert_files_clean(home.path / "logs")
     finished = [line for line in proc.stdout.splitlines() if "DagRun Finished" in line]
