@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import statistics
 
 from bench.report import fmt_seconds, markdown_table, summary, time_calls, write_results
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
                     "engine": "postgres",
                     "host": "h",
                     "username": "u",
-                    "password": "bench-only-password",
+                    "password": secrets.token_urlsafe(16),
                 }
             ),
         )

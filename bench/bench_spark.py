@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR"] = "mariadb-as-mysql"
     cluster = None
-    password = "bench-" + pysecrets.token_urlsafe(12)
+    password = f"bench-{pysecrets.token_urlsafe(12)}"
     if args.engine == "postgres":
         from devstack.postgres import start_cluster
 

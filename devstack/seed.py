@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from devstack import stack
 
 # Characters the generated passwords use: URI-special ones included on purpose.
-_PASSWORD_SPECIALS = "-_.~!*@#%^+="
+_SPECIAL_CHARACTERS = "-_.~!*@#%^+="
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Admin:
 
 
 def new_password(length: int = 24) -> str:
-    alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789" + _PASSWORD_SPECIALS
+    alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789" + _SPECIAL_CHARACTERS
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 

@@ -85,7 +85,8 @@ _CALL = re.compile(r"^[A-Za-z_][\w.]*\s*[(\[]")
 _SECRET_NAME = re.compile(r"^(?:arn:aws[\w-]*:secretsmanager:\S+|[\w.\-]+(?:/[\w.\-]+)+)$")
 _NOT_SECRET_KEYS = re.compile(
     r"(?i)(?:_?(?:file|path|arn|id|name|prefix|key_id|length|policy|stage|type|field|env|"
-    r"var|variable|mode|manager|backend|secret_id|secretid|kwargs|rotation)s?$)"
+    r"var|variable|mode|manager|backend|secret_id|secretid|kwargs|rotation|hook|operator|"
+    r"sensor|header|specials|chars|characters|url|path_info)s?$)"
 )
 
 
@@ -157,6 +158,8 @@ def _scan_line(line: str, number: int, path: str, bare_is_name: bool) -> Iterato
             continue
         if _NOT_SECRET_KEYS.search(key) or is_placeholder(raw) or _looks_templated(raw):
             continue
+        if m.group("q") and _looks_like_text_not_secret(raw):
+            continue
         if "access_key" in key.lower() or "accesskey" in key.lower():
             continue  # AWS keys: see the patterns below
         if "secret" in key.lower() and _SECRET_NAME.match(raw):
@@ -213,6 +216,41 @@ def _is_doc_example(m: re.Match[str]) -> bool:
         or host.endswith((".example", "example.com", "example.org", "example.net"))
         or m.group("user").lower() in _EXAMPLE_USERS
     )
+
+
+_PROSE_WORDS = {
+    "a",
+    "an",
+    "the",
+    "is",
+    "of",
+    "when",
+    "if",
+    "empty",
+    "given",
+    "enter",
+    "leave",
+    "optional",
+    "default",
+    "your",
+    "use",
+    "for",
+    "to",
+    "here",
+}
+_MODULE_PATH = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def _looks_like_text_not_secret(value: str) -> bool:
+    """UI labels and help text ("AWS secret access key", "empty when a secret id is
+    given") and Python module paths are not secrets. A lower-case passphrase of plain
+    words ("correct horse battery staple") still counts as one."""
+    if _MODULE_PATH.match(value):
+        return True
+    words = [w.strip(".,:;!?()") for w in value.split()]
+    if len(words) < 3 or not all(w.isalpha() for w in words):
+        return False
+    return any(w.lower() in _PROSE_WORDS for w in words) or any(w[:1].isupper() for w in words)
 
 
 def _looks_templated(value: str) -> bool:

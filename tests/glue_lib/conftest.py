@@ -3,6 +3,7 @@ with a secret each, and a hand-driven rotation."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets as pysecrets
 import sys
@@ -16,6 +17,9 @@ from pipeline_secrets import configure
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.reconnect import ReconnectPolicy
 from tests.glue_lib.rotation import Rotation
+
+# py4j logs at INFO from __del__ at interpreter exit, after pytest closed its streams.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 JARS = ["/usr/share/java/postgresql.jar", "/usr/share/java/mariadb-java-client.jar"]
 

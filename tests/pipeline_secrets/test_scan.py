@@ -87,3 +87,16 @@ def test_dsn_and_jdbc_properties() -> None:
     assert finding.line == 2 and "props-pw-2" not in finding.format()
     assert scan_text("password = getpass.getpass()\n", "x.cfg") == []
     assert scan_text("def f(password: str = None): ...\n", "x.py") == []
+
+
+def test_labels_and_module_paths_are_not_secrets_but_passphrases_are() -> None:
+    labels = [
+        '"password": "empty when a secret id is given",',
+        '"relabeling": {"login": "AWS access key id", "password": "AWS secret access key"},',
+        '"SecretsManagerHook": "airflow_plugin.hooks.secrets_manager",',
+        'TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"',
+    ]
+    for line in labels:
+        assert scan_text(line, "dags/x.py") == [], line
+    found = scan_text('password = "correct horse battery staple"', "dags/x.py")
+    assert [f.kind for f in found] == ["password-literal"]
