@@ -1,6 +1,10 @@
-"""The example stack for the DAG and Glue-job tests: its own moto server (so other
-tests' resets cannot touch it), the password-checking PostgreSQL cluster, seeded data
-and secrets; every password any secret version holds is registered with the leak guard.
+"""The example stack for the DAG and Glue-job tests: a moto server, the
+password-checking PostgreSQL cluster, seeded data and secrets; every password any
+secret version holds is registered with the leak guard.
+
+moto keeps its state per process, shared by every server in it: a ``moto`` fixture's
+reset elsewhere wipes these secrets too. The session fixtures using this are only
+used by the tests of one directory, which pytest runs one after another.
 """
 
 from __future__ import annotations
