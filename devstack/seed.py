@@ -155,17 +155,16 @@ def put_secret(client: Any, name: str, document: dict[str, Any]) -> None:
 
 
 def _make_current(client: Any, name: str, version: str) -> None:
-    """Leave AWSCURRENT on ``version`` only. A no-op on AWS (PutSecretValue moves it);
+    """Leave AWSCURRENT on ``version`` only. A no-op on AWS (PutSecretValue moves it).
     moto, after a rotation moved the label with UpdateSecretVersionStage, leaves it on
-    the old version too and GetSecretValue returns that one."""
+    the rotated version too (and GetSecretValue returns that one): take it off there.
+    (Moving it again with MoveToVersionId would label the new version twice, which
+    breaks the next rotation's finishSecret.)"""
     stages = client.describe_secret(SecretId=name).get("VersionIdsToStages", {})
     for other, labels in stages.items():
         if other != version and "AWSCURRENT" in labels:
             client.update_secret_version_stage(
-                SecretId=name,
-                VersionStage="AWSCURRENT",
-                MoveToVersionId=version,
-                RemoveFromVersionId=other,
+                SecretId=name, VersionStage="AWSCURRENT", RemoveFromVersionId=other
             )
 
 

@@ -74,17 +74,20 @@ def test_seed_after_a_rotation_makes_the_new_password_current(  # type: ignore[n
     seed(client, admin, admin, days=1, orders_per_day=5)
     rotate_secret(stack.SOURCE_SECRET_ID, client=client)
     seed(client, admin, admin, days=1, orders_per_day=5)
-    stages = client.describe_secret(SecretId=stack.SOURCE_SECRET_ID)["VersionIdsToStages"]
-    current = [v for v, labels in stages.items() if "AWSCURRENT" in labels]
-    assert len(current) == 1
-    value = client.get_secret_value(SecretId=stack.SOURCE_SECRET_ID, VersionStage="AWSCURRENT")
-    assert value["VersionId"] == current[0]
-    source = json.loads(value["SecretString"])
-    leak_registry.register(source["password"])
-    psycopg2.connect(
-        host=source["host"],
-        port=source["port"],
-        user=source["username"],
-        password=source["password"],
-        dbname=source["dbname"],
-    ).close()
+    for rotate_again in (False, True):  # and rotations after it still work
+        if rotate_again:
+            rotate_secret(stack.SOURCE_SECRET_ID, client=client)
+        stages = client.describe_secret(SecretId=stack.SOURCE_SECRET_ID)["VersionIdsToStages"]
+        current = [v for v, labels in stages.items() if "AWSCURRENT" in labels]
+        assert len(current) == 1 and stages[current[0]] == ["AWSCURRENT"]
+        value = client.get_secret_value(SecretId=stack.SOURCE_SECRET_ID, VersionStage="AWSCURRENT")
+        assert value["VersionId"] == current[0]
+        source = json.loads(value["SecretString"])
+        leak_registry.register(source["password"])
+        psycopg2.connect(
+            host=source["host"],
+            port=source["port"],
+            user=source["username"],
+            password=source["password"],
+            dbname=source["dbname"],
+        ).close()
