@@ -34,14 +34,15 @@ if ((${#missing[@]})); then
 fi
 
 # -- virtual environments ------------------------------------------------------------------
-stamp_of() {
-  { cat "$ROOT/pyproject.toml"; cat "$ROOT/constraints/$1.txt" 2>/dev/null || true; } |
+stamp_of() {  # name spec...: changes when pyproject, constraints or the spec change
+  local name=$1; shift
+  { cat "$ROOT/pyproject.toml"; cat "$ROOT/constraints/$name.txt" 2>/dev/null || true; echo "$*"; } |
     sha256sum | cut -c1-16
 }
 
 build_venv() {  # name dir spec...
   local name=$1 dir=$2; shift 2
-  local stamp; stamp=$(stamp_of "$name")
+  local stamp; stamp=$(stamp_of "$name" "$@")
   if [ ! -x "$dir/bin/python" ]; then
     say "creating $dir"
     "$PY" -m venv "$dir"
@@ -69,8 +70,9 @@ build_venv() {  # name dir spec...
 
 build_venv af3 "$VENV3" -e "$ROOT[all]" "apache-airflow==3.3.*" "pyspark==3.5.*"
 if [ "${SKIP_AIRFLOW2:-0}" != 1 ]; then
+  # pandas 2.2+ needs SQLAlchemy 2; Airflow 2.11 runs on SQLAlchemy 1.4.
   build_venv af2 "$VENV2" -e "$ROOT[dev,airflow]" "apache-airflow==2.11.*" \
-    "apache-airflow-providers-amazon"
+    "apache-airflow-providers-amazon" "pandas<2.2"
 fi
 
 # -- services ----------------------------------------------------------------------------
