@@ -79,16 +79,30 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
             return self._render_connection(value, path, defaults)
 
         parser_key = ("airflow-connection", conn_id, repr(sorted(defaults.items())))
-        if spec is not None and spec.get("secret_id"):
-            paths: list[str] | None = [str(spec["secret_id"])]
-        else:
-            paths = self._paths("connections", conn_id, team_name)
+        paths = self._connection_paths(conn_id, team_name)
         rendered = self._fetch("connections", conn_id, paths, render, parser_key)
         if rendered is None:
             return None
         text, mask_values = rendered
         self._mask(mask_values)
         return text
+
+    def invalidate_connection(self, conn_id: str, team_name: str | None = None) -> None:
+        """Forget the cached copy of ``conn_id`` so that the next lookup fetches it fresh
+        (through an agent: with refreshNow). Our hooks call this after a database
+        refused the connection's password, then look the connection up again."""
+        source = self.cache.source
+        for path in self._connection_paths(conn_id, team_name) or ():
+            self.cache.invalidate(path)
+            request_refresh = getattr(source, "request_refresh", None)
+            if callable(request_refresh):
+                request_refresh(path)
+
+    def _connection_paths(self, conn_id: str, team_name: str | None) -> list[str] | None:
+        spec = self.options.connections.get(conn_id)
+        if spec is not None and spec.get("secret_id"):
+            return [str(spec["secret_id"])]
+        return self._paths("connections", conn_id, team_name)
 
     def get_connection(self, conn_id: str, team_name: str | None = None) -> Any:
         """Like Airflow's, without its per-call signature inspection (hot path of a hit)."""

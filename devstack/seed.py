@@ -151,11 +151,21 @@ def create_target_table(admin: Admin) -> None:
 
 
 def put_secret(client: Any, name: str, document: dict[str, Any]) -> None:
-    text = json.dumps(document)
-    try:
-        client.create_secret(Name=name, SecretString=text)
-    except client.exceptions.ResourceExistsException:
-        client.put_secret_value(SecretId=name, SecretString=text)
+    put_secret_plain(client, name, json.dumps(document))
+
+
+def _make_current(client: Any, name: str, version: str) -> None:
+    """Leave AWSCURRENT on ``version`` only. A no-op on AWS (PutSecretValue moves it).
+    moto, after a rotation moved the label with UpdateSecretVersionStage, leaves it on
+    the rotated version too (and GetSecretValue returns that one): take it off there.
+    (Moving it again with MoveToVersionId would label the new version twice, which
+    breaks the next rotation's finishSecret.)"""
+    stages = client.describe_secret(SecretId=name).get("VersionIdsToStages", {})
+    for other, labels in stages.items():
+        if other != version and "AWSCURRENT" in labels:
+            client.update_secret_version_stage(
+                SecretId=name, VersionStage="AWSCURRENT", RemoveFromVersionId=other
+            )
 
 
 @dataclass(frozen=True)
@@ -225,6 +235,11 @@ def seed(
         },
     )
     put_secret_plain(client, f"{stack.VARIABLES_PREFIX}/min_order_amount", "10")
+    put_secret_plain(
+        client,
+        f"{stack.VARIABLES_PREFIX}/{stack.SETTINGS_VARIABLE}",
+        json.dumps(stack.LOCAL_SETTINGS),
+    )
     return SeedResult(
         len(rows),
         first_day,
@@ -234,10 +249,12 @@ def seed(
 
 
 def put_secret_plain(client: Any, name: str, text: str) -> None:
+    """Create the secret, or make ``text`` its new AWSCURRENT version (re-seeding)."""
     try:
         client.create_secret(Name=name, SecretString=text)
     except client.exceptions.ResourceExistsException:
-        client.put_secret_value(SecretId=name, SecretString=text)
+        version = client.put_secret_value(SecretId=name, SecretString=text)["VersionId"]
+        _make_current(client, name, version)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,3 +18,12 @@ REGION = "us-east-1"
 ORDERS_TABLE = "public.orders"
 DAILY_TABLE = "public.daily_order_totals"
 BACKEND_CLASS = "airflow_plugin.secrets_manager.SecretsManagerBackend"
+# The example DAGs' settings Variable (dags/pipeline_settings.py), as the seeder writes
+# it for the local stack: rotations run in-process, the Glue job on local Spark, and
+# "no rotation schedule" (there is no Lambda here) is reported as a warning.
+SETTINGS_VARIABLE = "pipeline_example_settings"
+LOCAL_SETTINGS: dict[str, object] = {
+    "rotation_mode": "local",
+    "glue_local": True,
+    "audit_policy": {"warn_only": ["rotation-disabled"]},
+}

@@ -166,6 +166,12 @@ class AgentSource(SecretsManagerSource):
         self._on_unavailable = on_unavailable
         self._clock = clock
         self._down_until = 0.0
+        self._refresh_next: set[str] = set()
+
+    def request_refresh(self, secret_id: str) -> None:
+        """Make the next lookup of ``secret_id`` ask the agent to refetch it (refreshNow),
+        e.g. after a database refused the password the agent served."""
+        self._refresh_next.add(secret_id)
 
     def get_secret_value(
         self,
@@ -175,8 +181,10 @@ class AgentSource(SecretsManagerSource):
         version_id: str | None = None,
     ) -> SecretValue:
         if self._clock() >= self._down_until:
+            refresh = secret_id in self._refresh_next
+            self._refresh_next.discard(secret_id)
             try:
-                value = self._via_agent(secret_id, version_stage, version_id)
+                value = self._via_agent(secret_id, version_stage, version_id, refresh)
             except AgentUnavailableError as exc:
                 self.stats.incr("agent_unavailable")
                 self._down_until = self._clock() + self.retry_after_seconds
@@ -194,11 +202,15 @@ class AgentSource(SecretsManagerSource):
         )
 
     def _via_agent(
-        self, secret_id: str, version_stage: str | None, version_id: str | None
+        self,
+        secret_id: str,
+        version_stage: str | None,
+        version_id: str | None,
+        refresh: bool = False,
     ) -> SecretValue:
         try:
             return self.agent.get_secret_value(
-                secret_id, version_stage=version_stage, version_id=version_id
+                secret_id, version_stage=version_stage, version_id=version_id, refresh=refresh
             )
         except AgentUnavailableError:
             replacement = self._on_unavailable() if self._on_unavailable is not None else None
@@ -207,5 +219,5 @@ class AgentSource(SecretsManagerSource):
             self.agent = replacement
         # The hook started an agent: one more try.
         return self.agent.get_secret_value(
-            secret_id, version_stage=version_stage, version_id=version_id
+            secret_id, version_stage=version_stage, version_id=version_id, refresh=refresh
         )

@@ -82,7 +82,7 @@ class AirflowHome:
         return env
 
     def run(
-        self, *args: str, env: dict[str, str], timeout: float = 240
+        self, *args: str, env: dict[str, str], timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [AIRFLOW_BIN, *args], env=env, capture_output=True, text=True, timeout=timeout

@@ -71,3 +71,33 @@ def test_glue_service_reads_the_demo_secrets(compose: dict[str, Any]) -> None:
     assert f"--source_secret_id={stack.SOURCE_SECRET_ID}" in command
     assert f"--target_secret_id={stack.TARGET_SECRET_ID}" in command
     assert compose["services"]["glue"]["image"].startswith("public.ecr.aws/glue/aws-glue-libs:5")
+
+
+def test_glue_service_arguments_are_the_scripts(compose: dict[str, Any]) -> None:
+    """The glue service's arguments are exactly what glue_jobs/rds_to_redshift.py reads."""
+    from glue_lib.context import job_arguments
+
+    command = compose["services"]["glue"]["command"]
+    assert command[1].endswith("/glue_jobs/rds_to_redshift.py")
+    script = (ROOT / "glue_jobs" / "rds_to_redshift.py").read_text()
+    args = job_arguments(["JOB_NAME", "source_secret_id", "target_secret_id"], command[2:])
+    assert args["source_secret_id"] == stack.SOURCE_SECRET_ID
+    assert args["target_secret_id"] == stack.TARGET_SECRET_ID
+    for name in args:
+        assert name == "JOB_NAME" or f'"{name}"' in script, name
+
+
+def test_airflow_mounts_the_dags_next_to_the_glue_jobs(compose: dict[str, Any]) -> None:
+    """dags/glue_rds_to_redshift.py finds the script at <dags>/../glue_jobs."""
+    service = compose["services"]["airflow"]
+    targets = {}
+    for volume in service["volumes"]:
+        if isinstance(volume, dict):
+            source, target = volume["source"], volume["target"]
+        else:
+            source, target = volume.split(":")[:2]
+        targets[Path(source).name] = target
+    assert Path(targets["dags"]).parent == Path(targets["glue_jobs"]).parent
+    assert service["environment"]["PIPELINE_SECRETS_GLUE_LOCAL"] == "1"
+    dockerfile = (ROOT / "docker" / "airflow.Dockerfile").read_text()
+    assert "openjdk-17-jre-headless" in dockerfile  # local Spark in the container
