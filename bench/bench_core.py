@@ -12,6 +12,7 @@ import argparse
 import json
 import secrets
 import statistics
+from typing import Any
 
 from bench.report import fmt_seconds, markdown_table, summary, time_calls, write_results
 from devstack.moto_server import start_moto
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         def hit() -> None:
             cache.get("bench/db")
 
-        rounds = []
+        rounds: list[dict[str, Any]] = []
         for _ in range(args.rounds):
             p = summary(time_calls(plain, max(50, args.calls // 10)))  # moto is slow
             h = summary(time_calls(hit, args.calls))

