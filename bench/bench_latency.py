@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 "conn_type": "postgres",
                 "host": "db.example",
                 "login": "app",
-                "password": "lat-" + pysecrets.token_urlsafe(16),
+                "password": f"lat-{pysecrets.token_urlsafe(16)}",
                 "port": 5432,
                 "schema": "sales",
                 "extra": {"sslmode": "require"},

@@ -86,7 +86,7 @@ _SECRET_NAME = re.compile(r"^(?:arn:aws[\w-]*:secretsmanager:\S+|[\w.\-]+(?:/[\w
 _NOT_SECRET_KEYS = re.compile(
     r"(?i)(?:_?(?:file|path|arn|id|name|prefix|key_id|length|policy|stage|type|field|env|"
     r"var|variable|mode|manager|backend|secret_id|secretid|kwargs|rotation|hook|operator|"
-    r"sensor|header|specials|chars|characters|url|path_info)s?$)"
+    r"sensor|header|specials|chars|characters|url|path_info|region|endpoint|timeout)s?$)"
 )
 
 
