@@ -1,4 +1,4 @@
-"""Connection form fields, declared once and rendered two ways.
+"""Connection form fields and UI behaviour, declared once and rendered two ways.
 
 * ``conn_fields(...)``: the declarative ``conn-fields`` mapping of provider info that
   Airflow 3.2+ reads (a JSON schema per field, stored in ``Connection.extra``).
@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -44,6 +45,48 @@ AWS_FIELDS = (
     FormField("fallback_regions", "Fallback regions", "Replica regions, comma-separated."),
     FormField("aws_session_token", "Session token", "Temporary session token.", password=True),
     FormField("cache_ttl_seconds", "Cache TTL (seconds)", "How long values stay cached.", "number"),
+)
+
+
+@dataclass(frozen=True)
+class UiBehaviour:
+    """Which standard fields a connection form hides, relabels and annotates."""
+
+    relabeling: Mapping[str, str]
+    placeholders: Mapping[str, str]
+    hidden_fields: tuple[str, ...] = field(default=())
+
+    def hook_form(self) -> dict[str, Any]:
+        """What a hook's ``get_ui_field_behaviour`` returns."""
+        return {
+            "hidden_fields": list(self.hidden_fields),
+            "relabeling": dict(self.relabeling),
+            "placeholders": dict(self.placeholders),
+        }
+
+    def provider_form(self) -> dict[str, Any]:
+        """The ``ui-field-behaviour`` entry of provider info."""
+        out: dict[str, Any] = {}
+        if self.hidden_fields:
+            out["hidden-fields"] = list(self.hidden_fields)
+        out["relabeling"] = dict(self.relabeling)
+        out["placeholders"] = dict(self.placeholders)
+        return out
+
+
+_SECRET_ID_PLACEHOLDERS = {
+    "login": "empty when a secret id is given",
+    "password": "empty when a secret id is given",
+}
+SQL_BEHAVIOUR = UiBehaviour({"schema": "Database"}, _SECRET_ID_PLACEHOLDERS)
+REDSHIFT_BEHAVIOUR = UiBehaviour({"login": "User", "schema": "Database"}, _SECRET_ID_PLACEHOLDERS)
+AWS_BEHAVIOUR = UiBehaviour(
+    {"login": "AWS access key id", "password": "AWS secret access key"},
+    {
+        "login": "empty: the default credential chain",
+        "password": "empty: the default credential chain",
+    },
+    hidden_fields=("host", "schema", "port"),
 )
 
 

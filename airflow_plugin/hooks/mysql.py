@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from airflow_plugin.hooks import form
 from airflow_plugin.hooks.credential_source import HOOK_EXTRAS
 from airflow_plugin.hooks.rotation_aware import RotationAwareMixin
 
@@ -109,23 +110,6 @@ class MySqlSecretsHook(RotationAwareMixin, PyMySqlHook):  # type: ignore[misc]
     hook_name = "MySQL/MariaDB (Secrets Manager, rotation-aware)"
     base_conn_type = "mysql"
 
-    def __init__(
-        self,
-        *args: Any,
-        secret_id: str | None = None,
-        secrets_conn_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_rotation(args, kwargs, secret_id, secrets_conn_id)
-
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": [],
-            "relabeling": {"schema": "Database"},
-            "placeholders": {
-                "login": "empty when a secret id is given",
-                "password": "empty when a secret id is given",
-            },
-        }
+        return form.SQL_BEHAVIOUR.hook_form()

@@ -12,24 +12,19 @@ from typing import Any
 
 from airflow_plugin.hooks import form
 
-_PLACEHOLDERS = {
-    "login": "empty when a secret id is given",
-    "password": "empty when a secret id is given",
-}
-
 
 def _conn_type(
     conn_type: str,
     hook_class: str,
     hook_name: str,
     fields: tuple[form.FormField, ...],
-    behaviour: dict[str, Any],
+    behaviour: form.UiBehaviour,
 ) -> dict[str, Any]:
     return {
         "connection-type": conn_type,
         "hook-class-name": hook_class,
         "hook-name": hook_name,
-        "ui-field-behaviour": behaviour,
+        "ui-field-behaviour": behaviour.provider_form(),
         "conn-fields": form.conn_fields(fields),
     }
 
@@ -48,41 +43,28 @@ HOOK_PROVIDER_INFO: dict[str, Any] = {
             "airflow_plugin.hooks.secrets_manager.SecretsManagerHook",
             "AWS Secrets Manager (pipeline-secrets)",
             form.AWS_FIELDS,
-            {
-                "hidden-fields": ["host", "schema", "port"],
-                "relabeling": {
-                    "login": "AWS access key id",
-                    "password": "AWS secret access key",
-                },
-                "placeholders": {
-                    "login": "empty: the default credential chain",
-                    "password": "empty: the default credential chain",
-                },
-            },
+            form.AWS_BEHAVIOUR,
         ),
         _conn_type(
             "pipeline_secrets_postgres",
             "airflow_plugin.hooks.postgres.PostgresSecretsHook",
             "PostgreSQL (Secrets Manager, rotation-aware)",
             form.SQL_FIELDS,
-            {"relabeling": {"schema": "Database"}, "placeholders": _PLACEHOLDERS},
+            form.SQL_BEHAVIOUR,
         ),
         _conn_type(
             "pipeline_secrets_mysql",
             "airflow_plugin.hooks.mysql.MySqlSecretsHook",
             "MySQL/MariaDB (Secrets Manager, rotation-aware)",
             form.SQL_FIELDS,
-            {"relabeling": {"schema": "Database"}, "placeholders": _PLACEHOLDERS},
+            form.SQL_BEHAVIOUR,
         ),
         _conn_type(
             "pipeline_secrets_redshift",
             "airflow_plugin.hooks.redshift.RedshiftSecretsHook",
             "Amazon Redshift (Secrets Manager, rotation-aware)",
             form.SQL_FIELDS,
-            {
-                "relabeling": {"login": "User", "schema": "Database"},
-                "placeholders": _PLACEHOLDERS,
-            },
+            form.REDSHIFT_BEHAVIOUR,
         ),
     ],
     "hook-class-names": [

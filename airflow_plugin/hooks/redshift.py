@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
 
+from airflow_plugin.hooks import form
 from airflow_plugin.hooks.credential_source import HOOK_EXTRAS
 from airflow_plugin.hooks.rotation_aware import RotationAwareMixin
 
@@ -53,27 +54,10 @@ class RedshiftSecretsHook(RotationAwareMixin, FactoryRedshiftSQLHook):  # type: 
     hook_name = "Amazon Redshift (Secrets Manager, rotation-aware)"
     base_conn_type = "redshift"
 
-    def __init__(
-        self,
-        *args: Any,
-        secret_id: str | None = None,
-        secrets_conn_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_rotation(args, kwargs, secret_id, secrets_conn_id)
-
     @property
     def conn(self) -> Any:  # the provider reads ``self.conn`` (a cached_property there)
         return self.connection
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": [],
-            "relabeling": {"login": "User", "schema": "Database"},
-            "placeholders": {
-                "login": "empty when a secret id is given",
-                "password": "empty when a secret id is given",
-            },
-        }
+        return form.REDSHIFT_BEHAVIOUR.hook_form()

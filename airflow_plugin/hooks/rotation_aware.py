@@ -43,13 +43,14 @@ class RotationAwareMixin:
     secret_id: str | None
     secrets_conn_id: str | None
 
-    def _init_rotation(
+    def __init__(
         self,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        secret_id: str | None,
-        secrets_conn_id: str | None,
+        *args: Any,
+        secret_id: str | None = None,
+        secrets_conn_id: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(*args, **kwargs)  # the DbApiHook after this mixin in the MRO
         self.secret_id = secret_id or None
         self.secrets_conn_id = secrets_conn_id or None
         # With only a secret_id, the default conn id must not be looked up.

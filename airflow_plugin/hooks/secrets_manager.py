@@ -167,14 +167,7 @@ class SecretsManagerHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["host", "schema", "port"],
-            "relabeling": {"login": "AWS access key id", "password": "AWS secret access key"},
-            "placeholders": {
-                "login": "empty: the default credential chain",
-                "password": "empty: the default credential chain",
-            },
-        }
+        return form.AWS_BEHAVIOUR.hook_form()
 
 
 def _seconds(value: Any) -> float | None:
