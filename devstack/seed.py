@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from devstack import stack
+from devstack.postgres import PostgresCluster
 
 # Characters the generated passwords use: URI-special ones included on purpose.
 _SPECIAL_CHARACTERS = "-_.~!*@#%^+="
@@ -59,6 +60,10 @@ class Admin:
         conn.autocommit = True
         return conn
 
+    def cluster(self) -> PostgresCluster:
+        """The same server, with devstack's user and database helpers."""
+        return PostgresCluster(self.host, self.port, self.user, self.password)
+
 
 def new_password(length: int = 24) -> str:
     alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789" + _SPECIAL_CHARACTERS
@@ -66,45 +71,14 @@ def new_password(length: int = 24) -> str:
 
 
 def ensure_user_and_db(admin: Admin, user: str, password: str, dbname: str) -> None:
-    from psycopg2 import sql
-
-    conn = admin.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
-            verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(
-                sql.SQL(verb + " USER {} WITH LOGIN PASSWORD %s").format(sql.Identifier(user)),
-                (password,),
-            )
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-            if not cur.fetchone():
-                cur.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(dbname), sql.Identifier(user)
-                    )
-                )
-    finally:
-        conn.close()
+    cluster = admin.cluster()
+    cluster.create_user(user, password)
+    cluster.create_database(dbname, owner=user)
 
 
 def ensure_master_user(admin: Admin, user: str, password: str) -> None:
     """A user allowed to change other users' passwords (alternating-users rotation)."""
-    from psycopg2 import sql
-
-    conn = admin.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
-            verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(
-                sql.SQL(verb + " USER {} WITH LOGIN CREATEROLE PASSWORD %s").format(
-                    sql.Identifier(user)
-                ),
-                (password,),
-            )
-    finally:
-        conn.close()
+    admin.cluster().create_user(user, password, createrole=True)
 
 
 def orders_rows(days: int, per_day: int, start: date, seed: int = 7) -> list[tuple[Any, ...]]:
@@ -148,6 +122,19 @@ def create_target_table(admin: Admin) -> None:
             cur.execute(f"ALTER TABLE {stack.DAILY_TABLE} OWNER TO {stack.TARGET_USER}")
     finally:
         conn.close()
+
+
+def _db_secret(at: tuple[str, int], username: str, password: str, dbname: str) -> dict[str, Any]:
+    """A secret in the RDS rotation JSON shape, for a PostgreSQL user."""
+    host, port = at
+    return {
+        "engine": "postgres",
+        "host": host,
+        "port": port,
+        "username": username,
+        "password": password,
+        "dbname": dbname,
+    }
 
 
 def put_secret(client: Any, name: str, document: dict[str, Any]) -> None:
@@ -197,42 +184,23 @@ def seed(
     rows = orders_rows(days, orders_per_day, first_day)
     load_orders(source_admin, rows)
     create_target_table(target_admin)
+    source_at = (source_host or source_admin.host, source_port or source_admin.port)
+    target_at = (target_host or target_admin.host, target_port or target_admin.port)
     put_secret(
         client,
         stack.MASTER_SECRET_ID,
-        {
-            "engine": "postgres",
-            "host": source_host or source_admin.host,
-            "port": source_port or source_admin.port,
-            "username": "pipeline_master",
-            "password": master_pw,
-            "dbname": "postgres",
-        },
+        _db_secret(source_at, "pipeline_master", master_pw, "postgres"),
     )
     put_secret(
         client,
         stack.SOURCE_SECRET_ID,
-        {
-            "engine": "postgres",
-            "host": source_host or source_admin.host,
-            "port": source_port or source_admin.port,
-            "username": stack.SOURCE_USER,
-            "password": source_pw,
-            "dbname": stack.SOURCE_DB,
-        },
+        _db_secret(source_at, stack.SOURCE_USER, source_pw, stack.SOURCE_DB),
     )
     # On AWS this would be engine "redshift"; here PostgreSQL stands in for Redshift.
     put_secret(
         client,
         stack.TARGET_SECRET_ID,
-        {
-            "engine": "postgres",
-            "host": target_host or target_admin.host,
-            "port": target_port or target_admin.port,
-            "username": stack.TARGET_USER,
-            "password": target_pw,
-            "dbname": stack.TARGET_DB,
-        },
+        _db_secret(target_at, stack.TARGET_USER, target_pw, stack.TARGET_DB),
     )
     put_secret_plain(client, f"{stack.VARIABLES_PREFIX}/min_order_amount", "10")
     put_secret_plain(
