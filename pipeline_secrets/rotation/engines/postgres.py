@@ -53,6 +53,9 @@ class PostgresEngine:
             kwargs["sslrootcert"] = ca_file or "system"
         return kwargs
 
+    #: how a user changes its own password ({} the user, {} the password literal)
+    alter_password_sql = "ALTER USER {} WITH PASSWORD {}"
+
     def password_sql(self, conn: Any, username: str, password: str) -> Any:
         """The password as an SQL literal: a SCRAM/MD5 verifier made on the client."""
         from psycopg2 import sql
@@ -63,7 +66,7 @@ class PostgresEngine:
     def set_own_password(self, conn: Any, username: str, password: str) -> None:
         from psycopg2 import sql
 
-        stmt = sql.SQL("ALTER USER {} WITH PASSWORD {}").format(
+        stmt = sql.SQL(self.alter_password_sql).format(
             sql.Identifier(username), self.password_sql(conn, username, password)
         )
         with conn.cursor() as cur:

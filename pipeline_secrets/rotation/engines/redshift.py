@@ -26,21 +26,12 @@ from pipeline_secrets.rotation.engines.postgres import PostgresEngine
 class RedshiftEngine(PostgresEngine):
     name = "redshift"
     max_username_length = 127
+    alter_password_sql = "ALTER USER {} PASSWORD {}"
 
     def password_sql(self, conn: Any, username: str, password: str) -> Any:
         from psycopg2 import sql
 
         return sql.Literal(password)
-
-    def set_own_password(self, conn: Any, username: str, password: str) -> None:
-        from psycopg2 import sql
-
-        stmt = sql.SQL("ALTER USER {} PASSWORD {}").format(
-            sql.Identifier(username), self.password_sql(conn, username, password)
-        )
-        with conn.cursor() as cur:
-            cur.execute(stmt)
-        conn.commit()
 
     def upsert_user(
         self, master_conn: Any, *, template_user: str, user: str, password: str
