@@ -74,6 +74,14 @@ def transaction(
 ) -> Iterator[Any]:
     """``with transaction(secret_id) as cur:`` - commit on success, roll back on error."""
     conn = dbapi_connect(secret_id, driver=driver, reconnector=reconnector, defaults=defaults)
+    with committing(conn) as cur:
+        yield cur
+
+
+@contextmanager
+def committing(conn: Any) -> Iterator[Any]:
+    """A cursor of the open DB-API connection ``conn``: commit on success, roll back on
+    error; the cursor and the connection are closed either way."""
     try:
         cur = conn.cursor()
         try:

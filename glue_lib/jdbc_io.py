@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from glue_lib.dialects import MODES, Dialect, dialect_for
-from glue_lib.driver_sql import dbapi_connect, open_dbapi
+from glue_lib.driver_sql import committing, dbapi_connect, open_dbapi
 from glue_lib.options import jdbc_options
 from pipeline_secrets.classify import is_authentication_failure
 from pipeline_secrets.credentials import DatabaseCredentials
@@ -275,18 +275,9 @@ def _table_exists(connect: Callable[[], Any], dialect: Dialect, table: str) -> b
 
 
 def _execute(connect: Callable[[], Any], statements: Sequence[str]) -> None:
-    conn = connect()
-    try:
-        cur = conn.cursor()
+    with committing(connect()) as cur:
         for stmt in statements:
             cur.execute(stmt)
-        cur.close()
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
 
 
 def _move(

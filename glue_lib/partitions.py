@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from glue_lib.dialects import Dialect, dialect_for
+from glue_lib.driver_sql import committing
 from glue_lib.executor import SecretAccess, executor_reconnector
 from pipeline_secrets.credentials import DatabaseCredentials
 
@@ -106,8 +107,7 @@ class PartitionWriter:
             return 0  # an empty partition opens no connection
         conn, dialect = _connect(self.secret_id, self.access, self.defaults, self.refresh_counter)
         total = 0
-        try:
-            cur = conn.cursor()
+        with committing(conn) as cur:
             batch: list[tuple[Any, ...]] = [tuple(first)]
             for row in iterator:
                 batch.append(tuple(row))
@@ -116,13 +116,6 @@ class PartitionWriter:
                     batch = []
             if batch:
                 total += self._flush(cur, dialect, batch)
-            cur.close()
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
         return total
 
     def _flush(self, cur: Any, dialect: Dialect, batch: list[tuple[Any, ...]]) -> int:
