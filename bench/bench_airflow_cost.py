@@ -145,7 +145,7 @@ def run_variant(name: str, moto: Any, args: argparse.Namespace) -> dict[str, Any
     if name == "ours+prefetch":
         ours_kwargs = {"prefetch": True}
     if name == "ours+agent":
-        from pipeline_secrets.agent.server import Agent, AgentConfig
+        from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
         from pipeline_secrets.cache import CachePolicy, SecretCache
         from pipeline_secrets.client import ClientSettings
         from pipeline_secrets.source import SecretsManagerSource

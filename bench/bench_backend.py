@@ -145,7 +145,7 @@ def _start_agent(moto: Any, token: str) -> tuple[subprocess.Popen[bytes], str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, **moto.env(), "PIPELINE_SECRETS_AGENT_TOKEN": token}
-    cmd = [sys.executable, "-m", "pipeline_secrets", "agent", "--port", str(port)]
+    cmd = [sys.executable, "-m", "pipeline_secrets.tools", "agent", "--port", str(port)]
     cmd += ["--prefetch-prefix", "airflow/connections/", "--prefetch-prefix", "airflow/variables/"]
     agent = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     from pipeline_secrets.agent.client import AgentClient

@@ -3,11 +3,11 @@
 Lists every secret under the pipeline's prefixes (``audit_prefixes``; default
 ``airflow/connections/``, ``airflow/variables/`` and ``pipeline/``) with rotation
 enabled or not, last and next rotation, a pending (AWSPENDING, not AWSCURRENT)
-version, replicas and resource policy, using :mod:`pipeline_secrets.audit`. The report
+version, replicas and resource policy, using :mod:`pipeline_secrets.tools.audit`. The report
 goes to the task log and to XCom (JSON). The task fails when a secret breaches the
 policy.
 
-The policy is an :class:`pipeline_secrets.audit.AuditPolicy` given as a mapping, e.g.
+The policy is an :class:`pipeline_secrets.tools.audit.AuditPolicy` given as a mapping, e.g.
 ``{"require_rotation": true, "max_days_since_rotation": 30,
 "pending_grace_minutes": 30, "warn_only": ["rotation-age"]}``: param ``audit_policy``,
 else the ``audit_policy`` key of the ``pipeline_example_settings`` Variable, else the
@@ -50,7 +50,7 @@ def secrets_compliance_report() -> None:
         from airflow.exceptions import AirflowFailException
 
         from pipeline_secrets import SecretsManagerSource
-        from pipeline_secrets.audit import AuditPolicy, audit_secrets
+        from pipeline_secrets.tools.audit import AuditPolicy, audit_secrets
 
         cfg = settings(params)
         policy = AuditPolicy.from_mapping(cfg["audit_policy"] or {})

@@ -2,7 +2,7 @@
 
 Race handling: every process that finds no agent takes an exclusive ``flock`` on
 ``<runtime dir>/agent.lock``; the holder checks again (another process may have started
-one while it waited), then spawns ``python -m pipeline_secrets agent`` in a new session
+one while it waited), then spawns ``python -m pipeline_secrets.tools agent`` in a new session
 and waits until it answers ``/ping``. Processes that waited on the lock see the agent
 alive and do not start another. If an agent started by other means (a sidecar) binds
 the address first, the spawned one finds the address in use and exits 0.
@@ -78,7 +78,7 @@ class LaunchSpec:
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def command(self, socket_path: str, token_file: str) -> list[str]:
-        cmd = [sys.executable, "-m", "pipeline_secrets", "agent"]
+        cmd = [sys.executable, "-m", "pipeline_secrets.tools", "agent"]
         cmd += ["--unix-socket", socket_path, "--token-file", token_file]
         cmd += ["--idle-exit-seconds", str(self.idle_exit_seconds)]
         for prefix in self.prefetch_prefixes:

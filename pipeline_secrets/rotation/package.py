@@ -95,6 +95,8 @@ def _copy_package(root: Path) -> None:
         root / "pipeline_secrets",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "ca-bundle.pem"),
     )
+    # Tooling (CLI, agent server, audit/scan/migrate) never runs in the Lambda.
+    shutil.rmtree(root / "pipeline_secrets" / "tools")
 
 
 def _write_zip(root: Path, target: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipeline_secrets.agent.server import Agent, AgentConfig
+from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 from pipeline_secrets.cache import SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.source import SecretsManagerSource

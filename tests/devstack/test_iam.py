@@ -18,8 +18,8 @@ from devstack.iam import (
     secret_arn,
 )
 from pipeline_secrets import ClientSettings, SecretCache, SecretsManagerSource
-from pipeline_secrets.audit import AuditPolicy, audit_secrets
-from pipeline_secrets.migrate import Targets, items_from_env, migrate
+from pipeline_secrets.tools.audit import AuditPolicy, audit_secrets
+from pipeline_secrets.tools.migrate import Targets, items_from_env, migrate
 from pipeline_secrets.reconnect import Reconnector
 
 

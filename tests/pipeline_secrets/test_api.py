@@ -25,7 +25,7 @@ def test_front_door_functions_share_one_cache(moto, put_secret) -> None:  # type
 
 def test_core_imports_no_framework_or_driver() -> None:
     code = (
-        "import sys, pipeline_secrets, pipeline_secrets.cli;"
+        "import sys, pipeline_secrets, pipeline_secrets.tools.cli;"
         "bad = sorted({m.split('.')[0] for m in sys.modules} & {'airflow', 'pyspark', "
         "'psycopg2', 'psycopg', 'pymysql', 'sqlalchemy', 'redshift_connector', 'glue_lib', "
         "'airflow_plugin', 'oracledb', 'pyodbc'});"

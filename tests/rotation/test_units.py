@@ -109,8 +109,8 @@ def test_usernames_alternate_and_fit() -> None:
 
 def test_importing_rotation_imports_no_driver_or_framework() -> None:
     code = (
-        "import sys, pipeline_secrets.rotation, pipeline_secrets.cli.rotate, "
-        "pipeline_secrets.cli.lambda_zip; "
+        "import sys, pipeline_secrets.rotation, pipeline_secrets.tools.cli.rotate, "
+        "pipeline_secrets.tools.cli.lambda_zip; "
         "bad = [m for m in ('psycopg2', 'psycopg', 'pymysql', 'airflow', 'pyspark', "
         "'redshift_connector') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     )

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from pipeline_secrets.agent.client import AgentClient, AgentSource, AgentUnavailableError
-from pipeline_secrets.agent.server import Agent, AgentConfig
+from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 from pipeline_secrets.cache import SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.errors import SecretAccessDeniedError, SecretNotFoundError
@@ -156,7 +156,7 @@ def test_cli_agent_and_address_race(moto: Any, put_secret: Any, tmp_path: Path) 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, **moto.env(), "PIPELINE_SECRETS_AGENT_TOKEN": TOKEN}
-    cmd = [sys.executable, "-m", "pipeline_secrets", "agent", "--port", str(port)]
+    cmd = [sys.executable, "-m", "pipeline_secrets.tools", "agent", "--port", str(port)]
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         client = AgentClient(f"http://127.0.0.1:{port}", TOKEN)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from pipeline_secrets import ClientSettings, SecretsManagerSource, parse_db_credentials
-from pipeline_secrets.migrate import (
+from pipeline_secrets.tools.migrate import (
     MigrationInputError,
     Targets,
     connection_from_uri,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline_secrets.scan import scan_paths, scan_text
+from pipeline_secrets.tools.scan import scan_paths, scan_text
 
 FIXTURES = Path(__file__).parent / "scan_fixtures"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PLANTED = [
     "Wh-9f8s7d6",
     "Sup3rS3cret!",

@@ -11,8 +11,8 @@ import argparse
 import sys
 from typing import Any
 
-from pipeline_secrets.audit import AuditPolicy, audit_secrets
-from pipeline_secrets.cli._tooling import (
+from pipeline_secrets.tools.audit import AuditPolicy, audit_secrets
+from pipeline_secrets.tools.cli._tooling import (
     EXIT_AWS,
     EXIT_FINDINGS,
     EXIT_OK,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_secrets.cli import main
-from pipeline_secrets.cli.glue_package import build, check_syntax
+from pipeline_secrets.tools.cli import main
+from pipeline_secrets.tools.cli.glue_package import build, check_syntax
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_build_glue_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

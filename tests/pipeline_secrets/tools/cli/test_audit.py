@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline_secrets.cli import main
+from pipeline_secrets.tools.cli import main
 from tests.pipeline_secrets.test_audit import seed
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_audit_json_and_exit_codes(moto: Any, capsys: Any, tmp_path: Path) -> None:

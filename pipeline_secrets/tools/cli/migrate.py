@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from pipeline_secrets.cli._tooling import (
+from pipeline_secrets.tools.cli._tooling import (
     EXIT_AWS,
     EXIT_FINDINGS,
     EXIT_OK,
@@ -27,7 +27,7 @@ from pipeline_secrets.cli._tooling import (
     client_settings,
 )
 from pipeline_secrets.errors import SecretError
-from pipeline_secrets.migrate import (
+from pipeline_secrets.tools.migrate import (
     MigrationInputError,
     MigrationItem,
     Targets,

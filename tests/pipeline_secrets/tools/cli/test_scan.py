@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline_secrets.cli import main
+from pipeline_secrets.tools.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "scan_fixtures"
 

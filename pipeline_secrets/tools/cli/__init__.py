@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         try:
-            module = importlib.import_module(f"pipeline_secrets.cli.{name}")
+            module = importlib.import_module(f"pipeline_secrets.tools.cli.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"pipeline_secrets.cli.{name}":
+            if exc.name == f"pipeline_secrets.tools.cli.{name}":
                 continue
             raise
         module.register(subparsers)

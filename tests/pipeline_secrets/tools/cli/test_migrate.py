@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from pipeline_secrets.cli import main
+from pipeline_secrets.tools.cli import main
 
 
 def test_migrate_command(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline_secrets import ClientSettings, SecretsManagerSource
-from pipeline_secrets.audit import AuditPolicy, audit_secrets
+from pipeline_secrets.tools.audit import AuditPolicy, audit_secrets
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:rotate"
 

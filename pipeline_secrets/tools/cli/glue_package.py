@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = ("pipeline_secrets", "glue_lib")
+# Tooling (CLI, agent server, audit/scan/migrate) never runs inside a job.
+EXCLUDED = ("pipeline_secrets/tools/",)
 DIST_NAME = "pipeline-secrets"
 REQUIRES = ("boto3>=1.34",)
 OLDEST_PYTHON = (3, 10)  # Glue 4.0
@@ -80,7 +82,10 @@ def _package_files() -> Iterator[tuple[str, Path]]:
                 continue
             if path.suffix not in {".py", ".typed", ".json"}:
                 continue
-            yield f"{name}/{path.relative_to(root).as_posix()}", path
+            arcname = f"{name}/{path.relative_to(root).as_posix()}"
+            if arcname.startswith(EXCLUDED):
+                continue
+            yield arcname, path
 
 
 def check_syntax(files: list[tuple[str, Path]], version: tuple[int, int] = OLDEST_PYTHON) -> None:
@@ -137,11 +142,9 @@ def build(output: Path, version: str | None = None) -> GlueArtifacts:
             "",
         ]
     )
-    entry_points = "[console_scripts]\npipeline-secrets = pipeline_secrets.cli:main\n"
     extra = [
         (f"{dist_info}/METADATA", metadata.encode()),
         (f"{dist_info}/WHEEL", wheel_meta.encode()),
-        (f"{dist_info}/entry_points.txt", entry_points.encode()),
         (f"{dist_info}/top_level.txt", ("\n".join(PACKAGES) + "\n").encode()),
     ]
     wheel_path = output / f"pipeline_secrets-{version}-py3-none-any.whl"

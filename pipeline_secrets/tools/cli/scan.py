@@ -15,8 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pipeline_secrets.cli._tooling import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Progress
-from pipeline_secrets.scan import iter_files, scan_paths
+from pipeline_secrets.tools.cli._tooling import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Progress
+from pipeline_secrets.tools.scan import iter_files, scan_paths
 
 
 def register(subparsers: Any) -> None:

@@ -1,5 +1,0 @@
-import sys
-
-from pipeline_secrets.cli import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from pipeline_secrets.tools.cli import main
+
+sys.exit(main())
