@@ -75,12 +75,12 @@ def _violations() -> list[str]:
             where = f"{path.relative_to(ROOT)}:{line}"
             for banned in FORBIDDEN[layer]:
                 if module == banned or module.startswith(banned + "."):
-                    if not (layer == TOOLS and banned == TOOLS):
-                        found.append(f"{where}: {layer} imports {module}")
+                    found.append(f"{where}: {layer} imports {module}")
             top = module.split(".")[0]
-            if top in {"pipeline_secrets", "airflow_plugin", "glue_lib"} and top != layer.split(
-                "."
-            )[0]:
+            if (
+                top in {"pipeline_secrets", "airflow_plugin", "glue_lib"}
+                and top != layer.split(".")[0]
+            ):
                 private = [n for n in names if n.startswith("_") and not n.startswith("__")]
                 private_module = [p for p in module.split(".") if p.startswith("_")]
                 if private or private_module:

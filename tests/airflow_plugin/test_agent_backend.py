@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 from pipeline_secrets.cache import SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.source import SecretsManagerSource
+from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 
 TOKEN = "backend-agent-token"
 

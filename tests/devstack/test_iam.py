@@ -18,9 +18,9 @@ from devstack.iam import (
     secret_arn,
 )
 from pipeline_secrets import ClientSettings, SecretCache, SecretsManagerSource
+from pipeline_secrets.reconnect import Reconnector
 from pipeline_secrets.tools.audit import AuditPolicy, audit_secrets
 from pipeline_secrets.tools.migrate import Targets, items_from_env, migrate
-from pipeline_secrets.reconnect import Reconnector
 
 
 def make_cache(moto: Any) -> SecretCache:

@@ -60,10 +60,10 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline_secrets.tools.agent_server.server import AddressInUseError, Agent, AgentConfig
     from pipeline_secrets.cache import CachePolicy, SecretCache
     from pipeline_secrets.client import ClientSettings
     from pipeline_secrets.source import SecretsManagerSource
+    from pipeline_secrets.tools.agent_server.server import AddressInUseError, Agent, AgentConfig
 
     settings = ClientSettings.create(
         region_name=args.region,

@@ -17,6 +17,8 @@ import os
 import sys
 from typing import Any
 
+from pipeline_secrets.errors import SecretError
+from pipeline_secrets.source import SecretsManagerSource
 from pipeline_secrets.tools.cli._tooling import (
     EXIT_AWS,
     EXIT_FINDINGS,
@@ -26,7 +28,6 @@ from pipeline_secrets.tools.cli._tooling import (
     add_aws_arguments,
     client_settings,
 )
-from pipeline_secrets.errors import SecretError
 from pipeline_secrets.tools.migrate import (
     MigrationInputError,
     MigrationItem,
@@ -36,7 +37,6 @@ from pipeline_secrets.tools.migrate import (
     items_from_variables_file,
     migrate,
 )
-from pipeline_secrets.source import SecretsManagerSource
 
 
 def register(subparsers: Any) -> None:

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from pipeline_secrets.agent.client import AgentClient, AgentSource, AgentUnavailableError
-from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 from pipeline_secrets.cache import SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.errors import SecretAccessDeniedError, SecretNotFoundError
 from pipeline_secrets.source import SecretsManagerSource
+from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 
 TOKEN = "test-token-123"
 
