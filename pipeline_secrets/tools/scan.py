@@ -78,6 +78,7 @@ KINDS = {
     "sql-password": "password in a SQL statement",
     "aws-access-key": "AWS access key id",
     "aws-secret-key": "AWS secret access key",
+    "bearer-token": "bearer token in an Authorization header",
 }
 
 # -- patterns ------------------------------------------------------------------------------
@@ -95,13 +96,14 @@ _KEY = re.compile(
 _SHORT_WORD_KEYS = re.compile(r"(?i)^(?:pass|pwd|token|secret|credentials?)$")
 # What may separate a key from its value.
 _SEP = re.compile(
-    r"""\]?\s*(?:
+    r"""(?:\\["'])?\]?\s*(?:
         (?P<typed>:\s*[A-Za-z_][\w\[\], .|]*?\s*=(?!=))   # PASSWORD: str = "..."
       | (?P<op>=>|:=|=(?!=)|:(?!:)(?=\s|["'])|:$)          # = : => (not ==, ::)
       | (?P<comma>,)                                      # .option("password", "...")
     )\s*""",
     re.VERBOSE,
 )
+_WS_SEP = re.compile(r"(?P<typed>(?!))?(?P<op>(?!))?(?P<comma>(?!))?[ \t]+(?=\S)")
 _SQL = re.compile(
     r"(?i)\b(?:with\s+(?:encrypted\s+|unencrypted\s+)?password|password|identified\s+by)"
     r"\s+(?=['\"])"
@@ -159,6 +161,13 @@ _PROSE_WORDS = {
 _EXAMPLE_HOSTS = {"host", "hostname", "server", "dbhost", "db-host", "localhost.example"}
 _EXAMPLE_USERS = {"user", "username", "login", "usr"}
 _PY_LIKE = (".py", ".scala", ".java", ".ipynb", ".md", ".rst")
+# Where an unquoted value is an expression (a name, a call, var.x, random_password.x.result).
+_CODE_LIKE = (*_PY_LIKE, ".tf", ".hcl", ".js", ".ts", ".go", ".kt")
+# Airflow reads "<option>_secret" / "<option>_cmd" as the name of a secret / a command.
+_AIRFLOW_INDIRECT = re.compile(
+    r"(?i)(?:sql_alchemy_conn|fernet_key|broker_url|result_backend|smtp_password|secret_key|"
+    r"sentry_dsn|flower_basic_auth|password|jwt_secret)_(?:secret|cmd)$"
+)
 
 
 @dataclass(frozen=True)
@@ -205,8 +214,8 @@ def is_placeholder(value: str) -> bool:
 
 
 def _looks_templated(value: str) -> bool:
-    return any(mark in value for mark in ("{{", "}}", "${", "%(", "{", "}")) or bool(
-        re.search(r"\$[A-Za-z_]", value)
+    return any(mark in value for mark in ("{{", "}}", "${", "%(", "{", "}")) or value.startswith(
+        "$"
     )
 
 
@@ -286,7 +295,7 @@ def _uri_hits(line: str, path: str) -> Iterator[_Hit]:
             continue
         userinfo, hostpart = token[:at], token[at + 1 :]
         user, colon, password = userinfo.partition(":")
-        if not colon or not user or not password or "/" in user:
+        if not colon or not password or "/" in user:  # redis://:password@host has no user
             continue
         host = re.split(r"[/:?#]", hostpart, maxsplit=1)[0]
         if is_placeholder(password) or _looks_templated(password):
@@ -310,12 +319,18 @@ def _uri_hits(line: str, path: str) -> Iterator[_Hit]:
 
 def _kv_hits(line: str, path: str) -> Iterator[_Hit]:
     python_like = path.lower().endswith(_PY_LIKE)
+    code_like = path.lower().endswith(_CODE_LIKE)
+    whitespace_sep = path.lower().endswith((".conf", ".properties"))
     comment = python_like and line.lstrip().startswith("#")
     for m in _KEY.finditer(line):
         key, key_quote = m.group("key"), m.group("kq")
         if not _key_position(line, m.start(), python_like):
             continue
+        if _AIRFLOW_INDIRECT.search(key.split("__")[-1]):
+            continue  # names a secret (or a command), Airflow's indirection
         sep = _SEP.match(line, m.end())
+        if sep is None and whitespace_sep and not line[: m.start()].strip():
+            sep = _WS_SEP.match(line, m.end())  # spark-defaults.conf: "key   value"
         if sep is None:
             continue
         if sep.group("typed") and not python_like:
@@ -325,14 +340,15 @@ def _kv_hits(line: str, path: str) -> Iterator[_Hit]:
         start = sep.end()
         in_string = _enclosing_quote(line, m.start()) if not key_quote else None
         in_url = m.start() > 0 and line[m.start() - 1] in "?&;"
-        if in_string and sep.group("op") == ":":
+        escaped_key = line[max(0, m.start() - 2) : m.start()] in ('\\"', "\\'")
+        if in_string and sep.group("op") == ":" and not escaped_key:
             continue  # "setSecret: %s" is a message; strings hold key=value settings
         value, value_start, mask_end, quoted = _read_value(line, start, in_string, in_url)
         if value is None:
             continue
         if comment and not quoted:
             continue
-        if not quoted and python_like and not (in_string or in_url):
+        if not quoted and code_like and not (in_string or in_url):
             continue  # a name or a call (password=get_password()), not a literal
         if not _is_literal_secret(value, key, quoted):
             continue
@@ -340,6 +356,8 @@ def _kv_hits(line: str, path: str) -> Iterator[_Hit]:
         normalized = re.sub(r"[^a-z]", "", key.lower())
         if _AWS_SECRET_KEY.fullmatch(key) or normalized.endswith("secretaccesskey"):
             kind = "aws-secret-key"
+            if "EXAMPLE" in value:
+                continue  # AWS's documentation key
         yield _Hit(
             kind,
             m.start(),
@@ -390,6 +408,11 @@ def _read_value(
     line: str, start: int, in_string: str | None, in_url: bool
 ) -> tuple[str | None, int, int, bool]:
     """The value after a separator: (text, start, mask end, was it quoted)."""
+    if line.startswith(('\\"', "\\'"), start):  # JSON inside a JSON string: \"value\"
+        close = line.find(line[start : start + 2], start + 2)
+        value_end = close if close != -1 else len(line)
+        mask_end = _mask_end_unquoted(line, start) if in_string else len(line)
+        return line[start + 2 : value_end], start + 2, max(mask_end, value_end), True
     prefix = re.match(r"[rRbBuU]{0,2}(?=[\"'`])", line[start:])
     if prefix is not None and (in_string is None or line[start + prefix.end()] != in_string):
         quote_at = start + prefix.end()
@@ -462,7 +485,27 @@ def _aws_key_hits(line: str, path: str) -> Iterator[_Hit]:
         )
 
 
-_DETECTORS = (_uri_hits, _kv_hits, _sql_hits, _aws_key_hits)
+_BEARER = re.compile(r"(?i)\bBearer\s+(?P<tok>[A-Za-z0-9\-._~+/]{16,}=*)")
+
+
+def _bearer_hits(line: str, path: str) -> Iterator[_Hit]:
+    for m in _BEARER.finditer(line):
+        start = m.start("tok")
+        if is_placeholder(m.group("tok")):
+            continue
+        yield _Hit(
+            "bearer-token",
+            m.start(),
+            start,
+            _mask_end_unquoted(line, start),
+            "hard-coded bearer token",
+            "keep the token in Secrets Manager (an Airflow connection's password or "
+            "'airflow/variables/<name>') and build the header at run time",
+            "authorization",
+        )
+
+
+_DETECTORS = (_uri_hits, _kv_hits, _sql_hits, _aws_key_hits, _bearer_hits)
 
 
 # -- scanning ------------------------------------------------------------------------------
