@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from pipeline_secrets.source import SecretsManagerSource
 from pipeline_secrets.tools.audit import AuditPolicy, audit_secrets
 from pipeline_secrets.tools.cli._tooling import (
     EXIT_AWS,
@@ -21,7 +22,6 @@ from pipeline_secrets.tools.cli._tooling import (
     add_aws_arguments,
     client_settings,
 )
-from pipeline_secrets.source import SecretsManagerSource
 
 
 def register(subparsers: Any) -> None:
