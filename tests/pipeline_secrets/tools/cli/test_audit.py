@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_secrets.tools.cli import main
-from tests.pipeline_secrets.test_audit import seed
+from tests.pipeline_secrets.tools.test_audit import seed
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -41,7 +41,7 @@ def test_audit_command_unreachable_endpoint_exits_3(moto: Any) -> None:
         [
             sys.executable,
             "-m",
-            "pipeline_secrets",
+            "pipeline_secrets.tools",
             "audit",
             "--endpoint-url",
             f"http://127.0.0.1:{free_port()}",
