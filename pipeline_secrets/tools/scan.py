@@ -222,8 +222,8 @@ def _looks_templated(value: str) -> bool:
 def _looks_like_text_not_secret(value: str) -> bool:
     """UI labels and help text ("AWS secret access key") and module paths are not
     secrets. A lower-case passphrase of plain words still counts as one."""
-    if _MODULE_PATH.match(value):
-        return True
+    if _MODULE_PATH.match(value) and not any(_looks_random(p) for p in re.split(r"[.:]", value)):
+        return True  # "ab.Xy7Wq2Lm9Pn" is a value with a short prefix, not a module
     words = [w.strip(".,:;!?()").replace("-", "") for w in value.split()]
     if len(words) < 3 or not all(w.isalpha() for w in words):
         return False
@@ -505,7 +505,36 @@ def _bearer_hits(line: str, path: str) -> Iterator[_Hit]:
         )
 
 
-_DETECTORS = (_uri_hits, _kv_hits, _sql_hits, _aws_key_hits, _bearer_hits)
+# mysql -u root -p<password> (the password glued to -p); mysqldump, mariadb, mysqladmin
+_MYSQL_P = re.compile(r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b.*?\s-p(?=[^\s-])")
+
+
+def _mysql_flag_hits(line: str, path: str) -> Iterator[_Hit]:
+    m = _MYSQL_P.search(line)
+    if m is None:
+        return
+    start = m.end()
+    if line[start] in "\"'":
+        end = quoted_end(line, start + 1, line[start])
+        value, value_start = line[start + 1 : end], start + 1
+    else:
+        end = len(line)
+        value, value_start = line[start:].split()[0], start
+    if is_placeholder(value) or _looks_templated(value):
+        return
+    yield _Hit(
+        "password-literal",
+        m.start(),
+        value_start,
+        end,
+        "password on a mysql command line",
+        "read it at run time (MYSQL_PWD from Secrets Manager, or --defaults-extra-file "
+        "written from pipeline_secrets.get_db_credentials)",
+        "mysql -p",
+    )
+
+
+_DETECTORS = (_uri_hits, _kv_hits, _sql_hits, _aws_key_hits, _bearer_hits, _mysql_flag_hits)
 
 
 # -- scanning ------------------------------------------------------------------------------

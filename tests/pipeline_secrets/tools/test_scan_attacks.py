@@ -81,6 +81,9 @@ def test_uri_password_with_slash_found_and_hidden() -> None:
         ("ALTER ROLE etl PASSWORD 'SqlPw6Th';\n", "sql/users.sql", ["SqlPw6Th"]),
         ('api_token = "sk_Xy7Wq2Lm9Pn4"\n', "dags/a.py", ["Xy7Wq2Lm9Pn4"]),
         ('password = "ab:Xy7Wq2Lm"\n', "dags/a.py", ["Xy7Wq2Lm"]),
+        ('token = "ab.Xy7Wq2Lm9Pn"\n', "dags/a.py", ["Xy7Wq2Lm9Pn"]),
+        ('client_secret = "ab/Xy7Wq2Lm9Pn"\n', "dags/a.py", ["Xy7Wq2Lm9Pn"]),
+        ("mysql -h db -u root -pXq7Wz2Lm9Pn orders < dump.sql\n", "ci/load.sh", ["Xq7Wz2Lm9Pn"]),
         ('AWS_ACCESS_KEY_ID = "ASIAZ3EGRMPLXK4TQZ7C"\n', "glue/a.py", ["Z3EGRMPLXK4TQZ7C"]),
         (
             "export AWS_SECRET_ACCESS_KEY=Zq9yXw8vUt7sRq6pOn5mLk4jIh3gFe2dCb1aZy0x\n",
