@@ -685,8 +685,11 @@ def iter_files_with_names(
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            if not is_excluded(path, path.parent, exclude):
-                yield path, path.name
+            # Named relative to the working directory (pre-commit passes repository
+            # paths), so a baseline made with "scan ." matches file-by-file runs.
+            name = _relative_to_cwd(path)
+            if not is_excluded(Path(name), Path(), exclude):
+                yield path, name
         elif path.is_dir():
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path)
@@ -697,6 +700,13 @@ def iter_files_with_names(
                 if is_excluded(child, path, exclude):
                     continue
                 yield child, rel.as_posix()
+
+
+def _relative_to_cwd(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _is_candidate(path: Path) -> bool:

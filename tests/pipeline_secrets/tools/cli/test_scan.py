@@ -30,7 +30,7 @@ def test_scan_exit_codes_and_formats(capsys: Any, tmp_path: Path) -> None:
     assert {"path", "line", "kind", "suggestion", "fingerprint"} <= set(report["findings"][0])
     assert "Sup3rS3cret!" not in out
     assert "scanning 5 file(s)" in err
-    assert main(["scan", "--quiet", str(FIXTURES / "bad" / "settings.ini")]) == 1
+    assert main(["scan", "--quiet", "--no-config", str(FIXTURES / "bad" / "settings.ini")]) == 1
     out, err = capsys.readouterr()
     assert "settings.ini:3:1: password-literal" in out and err == ""
     assert main(["scan", str(tmp_path / "missing")]) == 2
@@ -85,10 +85,28 @@ def test_baseline_exclude_and_settings(
     assert main(["scan", "."]) == 0
     err = capsys.readouterr().err
     assert "1 accepted by the baseline" in err
+    # pre-commit passes file names: the baseline made from "scan ." still applies.
+    assert main(["scan", "dags/etl.py", "legacy/old.py"]) == 0
+    assert "1 accepted by the baseline" in capsys.readouterr().err
     for value in ("Kq8zLw3mVb", "Jx5yHt7nQd", "Zw2xCv4bNm"):
         assert value not in first + out + err
     (repo / "bad.json").write_text("{not json")
     assert main(["scan", "--baseline", "bad.json", "."]) == 2
+
+
+def test_pre_commit_hook_runs_this_command() -> None:
+    import yaml  # type: ignore[import-untyped,unused-ignore]
+
+    root = Path(__file__).resolve().parents[4]
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "pipeline-secrets-scan" and hook["language"] == "python"
+    command = hook["entry"].split()
+    assert command[:2] == ["pipeline-secrets", "scan"]
+    assert (
+        'pipeline-secrets = "pipeline_secrets.tools.cli:main"'
+        in (root / "pyproject.toml").read_text()
+    )
+    assert main([*command[1:], "--no-config", str(FIXTURES / "bad")]) == 1
 
 
 def test_this_repository_scans_clean(capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
