@@ -87,13 +87,12 @@ _URI_START = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*)://")
 # jdbc.password, client-secret), so PIPELINE_SECRETS_HOME or secret_id are not keys.
 _KEY = re.compile(
     r"""(?P<kq>["'`]?)(?P<key>(?<![\w.\-/$])(?:[A-Za-z_][\w.\-]*?)?
-        (?:password|passwd|passwort|pwd|pass|secret|token|api[_\-.]?key|apikey|
+        (?:password|passwd|passwort|pwd|(?<![A-Za-z])pass|secret|token|api[_\-.]?key|apikey|
            secret[_\-.]?access[_\-.]?key|private[_\-.]?key|fernet[_\-.]?key|secret[_\-.]?key|
            client[_\-.]?secret|auth[_\-.]?key|credentials?)
         (?:[_\-]?\d+)?)(?P=kq)(?![\w.\-])""",
     re.IGNORECASE | re.VERBOSE,
 )
-_SHORT_WORD_KEYS = re.compile(r"(?i)^(?:pass|pwd|token|secret|credentials?)$")
 # What may separate a key from its value.
 _SEP = re.compile(
     r"""(?:\\["'])?\]?\s*(?:
