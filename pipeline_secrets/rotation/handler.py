@@ -15,7 +15,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline_secrets.rotation.errors import RotationProtocolError
+from pipeline_secrets.rotation.errors import (
+    AwsSetupError,
+    RotationConfigError,
+    RotationProtocolError,
+)
 from pipeline_secrets.rotation.runner import default_client, run_step
 
 log = logging.getLogger(__name__)
@@ -41,11 +45,15 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> None:
     step = event.get("Step")
     if not secret_id:
         raise RotationProtocolError(str(step), "?", "the event has no SecretId")
+    try:
+        client = _lambda_client()
+    except AwsSetupError as exc:
+        raise RotationConfigError(str(step), secret_id, str(exc)) from None
     run_step(
         step,  # type: ignore[arg-type]  # checked inside
         secret_id,
         token,
-        client=_lambda_client(),
+        client=client,
         password_options=None,  # createSecret reads the environment
         local=False,
     )

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pipeline_secrets.tools.cli import main
 from pipeline_secrets.rotation import PasswordOptions, rotate_secret
 from pipeline_secrets.rotation.package import HANDLER, ZIP_NAME
+from pipeline_secrets.tools.cli import main
 from tests.rotation.conftest import secret_dict
 
 
