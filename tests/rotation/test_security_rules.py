@@ -323,3 +323,15 @@ def test_grant_classification(grant: str, problem: str | None) -> None:
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+def test_rotation_lambda_policy_allows_the_master_endpoint_lookups() -> None:
+    from devstack.iam import PolicyDocument, secret_arn
+
+    policy = PolicyDocument.load("rotation-lambda")
+    master = secret_arn("rds!db-0123abcd", "eu-west-1")
+    assert policy.allows("secretsmanager:GetSecretValue", master)
+    assert policy.allows("secretsmanager:DescribeSecret", master)  # its aws:rds:* tags
+    assert policy.allows("rds:DescribeDBInstances", "arn:aws:rds:eu-west-1:1:db:app")
+    assert policy.allows("rds:DescribeDBClusters", "arn:aws:rds:eu-west-1:1:cluster:app")
+    assert not policy.allows("secretsmanager:PutSecretValue", master)
