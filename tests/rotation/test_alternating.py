@@ -92,6 +92,7 @@ def test_alternating_redshift_standin_copies_groups(
         pg_cluster.admin_sql(f'DROP GROUP "{group}"')
 
 
+@pytest.mark.slow  # several full rotations
 @pytest.mark.mariadb
 @pytest.mark.parametrize("engine", ["mariadb", "mysql", "aurora-mysql"])
 def test_alternating_mysql_family(

@@ -357,6 +357,10 @@ def test_attack5_debug_logging_rotation_logs_no_password(
         enable_rotation(sm, name)
     master = secret_dict(sm, secret_dict(sm, name)["masterarn"]) if alternating else None
     caplog.set_level(logging.DEBUG)  # root: botocore, urllib3, ours
+    for noisy in ("botocore", "urllib3"):  # whatever an earlier test or Airflow set
+        caplog.set_level(logging.DEBUG, logger=noisy)
+        monkeypatch.setattr(logging.getLogger(noisy), "propagate", True)
+    monkeypatch.setattr(logging.root.manager, "disable", logging.NOTSET)
     try:
         rotate_via(via, sm, name)
     finally:

@@ -139,6 +139,7 @@ def test_a_reused_pending_value_on_another_host_is_refused_at_create(
         rotate_secret(name, client=sm)
 
 
+@pytest.mark.slow  # several full rotations
 @pytest.mark.postgres
 @pytest.mark.mariadb
 @pytest.mark.parametrize("engine", ["postgres", "mariadb"])

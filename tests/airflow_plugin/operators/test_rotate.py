@@ -144,6 +144,10 @@ def test_local_mode_masks_every_rotation_password_and_logs_none_at_debug(
     user = pg_user()
     put_secret("app/masked", user)
     caplog.set_level(logging.DEBUG)  # botocore's wire logs included
+    for noisy in ("botocore", "urllib3"):  # whatever an earlier test or Airflow set
+        caplog.set_level(logging.DEBUG, logger=noisy)
+        monkeypatch.setattr(logging.getLogger(noisy), "propagate", True)
+    monkeypatch.setattr(logging.root.manager, "disable", logging.NOTSET)
     result = RotateSecretOperator(
         task_id="rotate", secret_id="app/masked", mode="local", aws_conn_id=None
     ).execute({})
