@@ -4,7 +4,10 @@ Secrets Manager calls it four times per rotation with
 ``{"SecretId", "ClientRequestToken", "Step"}``. The client honours
 ``SECRETS_MANAGER_ENDPOINT`` (a VPC interface endpoint, as in the AWS templates), then
 the ``PIPELINE_SECRETS_*`` settings and boto3's own environment. Password options come
-from the environment (see :mod:`.passwords`).
+from the environment (see :mod:`.passwords`); so do the master's endpoint for an
+RDS-managed master secret (``PIPELINE_SECRETS_ROTATION_MASTER_HOST``/``_PORT``, else
+RDS, see :mod:`.master`) and the master's TLS mode (``..._MASTER_SSL``, see :mod:`.tls`).
+A missing region or unusable AWS setup fails the step as a :class:`RotationConfigError`.
 """
 
 from __future__ import annotations
