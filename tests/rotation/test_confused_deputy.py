@@ -403,3 +403,19 @@ def test_missing_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, m
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(RotationConfigError, match="credentials"):
         rotate_secret("any/secret")
+
+
+def test_unreachable_endpoint_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from devstack.ports import free_port
+    from pipeline_secrets.tools.cli import main
+
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("PIPELINE_SECRETS_ENDPOINT_URL", url)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", raising=False)
+    with pytest.raises(RotationError, match=r"start of secret 'any/secret'.*unreachable"):
+        rotate_secret("any/secret")
+    assert main(["rotate", "any/secret", "--endpoint-url", url]) == 1
+    err = capsys.readouterr().err
+    assert "unreachable" in err and "Traceback" not in err
