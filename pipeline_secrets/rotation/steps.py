@@ -13,7 +13,8 @@
   neither user is the master or privileged, creates or updates the pending user and
   copies the privileges (every time: a re-run repairs a half-done copy).
 * ``testSecret``: log in with the pending credentials and run a query.
-* ``finishSecret``: move AWSCURRENT to the token, then remove AWSPENDING from it.
+* ``finishSecret``: check the pending value once more, move AWSCURRENT to the token,
+  then remove AWSPENDING from it.
 
 Driver errors are re-raised as :class:`RotationError` naming the step and the secret,
 chained to a copy of the driver error with every password known to the step removed.
@@ -327,6 +328,9 @@ def test_secret(ctx: StepContext) -> None:
 
 # -- finishSecret ------------------------------------------------------------------------
 def finish_secret(ctx: StepContext) -> None:
+    current = ctx.current()
+    # The same check once more: a pending value is never made current unchecked.
+    _check_pending(ctx, current, ctx.pending(), ctx.target(current, "current"))
     ctx.store.make_current(ctx.token)
     log.info("finishSecret: version %s of secret %r is AWSCURRENT", ctx.token, ctx.secret_id)
 
