@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                     "username": cluster.admin_user,
                     "password": cluster.admin_password,
                     "dbname": "postgres",
+                    "ssl": False,  # the local cluster has no TLS (master default: verify-full)
                 }
             ),
         )

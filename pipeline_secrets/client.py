@@ -1,7 +1,10 @@
-"""Building boto3 Secrets Manager clients: region, endpoint, profile, keys, role chain.
+"""Building boto3 clients: region, endpoint, profile, keys, role chain.
 
-Clients are built lazily, one per region, and rebuilt in a child process after
-``fork()`` (boto3 clients must not be shared across processes).
+The one place the project builds boto3 clients (Secrets Manager, and RDS for the
+rotation functions). Clients are built lazily, one per service and region, and rebuilt
+in a child process after ``fork()`` (boto3 clients must not be shared across
+processes). Building one installs :mod:`pipeline_secrets.logfilter`, so no client of
+ours logs a secret value at DEBUG.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from pipeline_secrets import logfilter
 from pipeline_secrets import settings as _settings
+
+SECRETS_MANAGER = "secretsmanager"
 
 DEFAULT_BOTOCORE_CONFIG: dict[str, Any] = {
     "retries": {"mode": "standard", "max_attempts": 4},
@@ -95,13 +101,13 @@ class ClientSettings:
 
 
 class ClientFactory:
-    """Lazily builds one Secrets Manager client per region; fork-safe."""
+    """Lazily builds one client per (service, region); fork-safe; installs the log filter."""
 
     def __init__(self, settings: ClientSettings | None = None) -> None:
         self.settings = settings or ClientSettings.create()
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._clients: dict[str | None, Any] = {}
+        self._clients: dict[tuple[str, str | None], Any] = {}
         self._session: boto3.session.Session | None = None
 
     def regions(self) -> list[str | None]:
@@ -111,20 +117,25 @@ class ClientFactory:
         ordered.extend(r for r in self.settings.fallback_regions if r != primary)
         return ordered
 
-    def client(self, region: str | None = None) -> Any:
+    def client(self, region: str | None = None, service: str = SECRETS_MANAGER) -> Any:
+        """The client of ``service`` (Secrets Manager by default) for ``region``.
+
+        ``endpoint_url`` and ``endpoint_urls_by_region`` apply to Secrets Manager only;
+        other services use boto3's own ``AWS_ENDPOINT_URL_<SERVICE>`` variables."""
         with self._lock:
             if self._pid != os.getpid():
                 # A forked child must not reuse the parent's connection pool.
                 self._clients.clear()
                 self._session = None
                 self._pid = os.getpid()
-            client = self._clients.get(region)
+            client = self._clients.get((service, region))
             if client is None:
-                client = self._build(region)
-                self._clients[region] = client
+                client = self._build(region, service)
+                self._clients[(service, region)] = client
             return client
 
-    def _build(self, region: str | None) -> Any:
+    def _build(self, region: str | None, service: str = SECRETS_MANAGER) -> Any:
+        logfilter.install()  # before the first request: bodies may hold secret values
         session = self._base_session()
         config_kwargs = {**DEFAULT_BOTOCORE_CONFIG, **dict(self.settings.botocore_config)}
         kwargs: dict[str, Any] = {"config": Config(**config_kwargs)}
@@ -134,11 +145,12 @@ class ClientFactory:
         endpoint = self.settings.endpoint_urls_by_region.get(region or "") or (
             self.settings.endpoint_url
         )
-        if endpoint:
+        if endpoint and service == SECRETS_MANAGER:
             kwargs["endpoint_url"] = endpoint
         if self.settings.verify is not None:
             kwargs["verify"] = self.settings.verify
-        return session.client("secretsmanager", **kwargs)
+        service_name: Any = service  # boto3's stubs want a literal service name
+        return session.client(service_name, **kwargs)
 
     def _base_session(self) -> boto3.session.Session:
         if self._session is not None:

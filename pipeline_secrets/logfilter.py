@@ -2,10 +2,12 @@
 
 With botocore at DEBUG (``boto3.set_stream_logger('')``, Airflow's debug logging),
 ``botocore.parsers`` logs every response body - GetSecretValue and
-BatchGetSecretValue bodies hold ``SecretString``/``SecretBinary`` - and
+BatchGetSecretValue bodies hold ``SecretString``/``SecretBinary``, GetRandomPassword's
+holds ``RandomPassword``, STS AssumeRole's ``SecretAccessKey``/``SessionToken`` - and
 ``botocore.endpoint`` logs request parameters, whose bodies hold the values sent by
 CreateSecret/PutSecretValue/UpdateSecret. :func:`install` puts
-:class:`SecretValueFilter` on those loggers; the cache installs it when created.
+:class:`SecretValueFilter` on those loggers; :class:`pipeline_secrets.client.ClientFactory`
+installs it before it builds any client, so every boto3 client of the project is covered.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "***"
-SECRET_FIELDS = frozenset({"SecretString", "SecretBinary"})
+SECRET_FIELDS = frozenset(
+    {"SecretString", "SecretBinary", "RandomPassword", "SecretAccessKey", "SessionToken"}
+)
 # Loggers that may print request or response bodies.
 WIRE_LOGGERS = (
     "botocore.parsers",
@@ -32,7 +36,9 @@ WIRE_LOGGERS = (
     "urllib3.connectionpool",
 )
 # Last resort for text we cannot parse: from the field name to the end of the line.
-_FIELD_ANYWHERE = re.compile(r"(?P<key>\\*[\"']?(?:SecretString|SecretBinary)\\*[\"']?)[^\n]*")
+_FIELD_ANYWHERE = re.compile(
+    r"(?P<key>\\*[\"']?(?:" + "|".join(sorted(SECRET_FIELDS)) + r")\\*[\"']?)[^\n]*"
+)
 _lock = threading.Lock()
 _installed = False
 

@@ -25,6 +25,10 @@ class RotateSecretOperator(BaseOperator):
 
     Returns (XCom) ``{"secret_id", "version_id", "steps", "strategy", "finished"}``,
     never a value. The process-local cache entry of the secret is dropped afterwards.
+    In local mode every password the steps handle (old, new, master) is registered with
+    Airflow's secrets masker as soon as it is read or generated, so DEBUG task logs and
+    driver errors show ``***``. Every boto3 client comes from the hook's client factory,
+    which keeps values out of botocore's DEBUG wire logs.
     """
 
     template_fields: Sequence[str] = ("secret_id", "rotation_lambda_arn")
@@ -96,20 +100,25 @@ class RotateSecretOperator(BaseOperator):
         }
 
     def _rotate_locally(self, hook: SecretsManagerHook) -> dict[str, Any]:
+        from airflow_plugin.masking import mask_value
         from pipeline_secrets.rotation import PasswordOptions, rotate_secret
 
         options = PasswordOptions(**self.password_options) if self.password_options else None
-        master_client = (
-            SecretsManagerHook(self.master_aws_conn_id).client()
-            if self.master_aws_conn_id
-            else None
+        master_hook = (
+            SecretsManagerHook(self.master_aws_conn_id) if self.master_aws_conn_id else None
         )
+        # RDS (an RDS-managed master's endpoint) is asked with the master's AWS settings.
+        factory = getattr((master_hook or hook).cache.source, "clients", None)
         result = rotate_secret(
             self.secret_id,
             client=hook.client(),
             stop_after=self.stop_after,
-            master_client=master_client,
+            master_client=master_hook.client() if master_hook else None,
             password_options=options,
+            on_password=mask_value,
+            rds_clients=(
+                (lambda region: factory.client(region, service="rds")) if factory else None
+            ),
         )
         self.log.info(
             "rotation of %r (%s): version %s, steps %s, finished=%s",

@@ -22,3 +22,8 @@ class RotationProtocolError(RotationError):
 
 class RotationConfigError(RotationError):
     """The secret or the settings cannot be rotated as they are (engine, username, ...)."""
+
+
+class AwsSetupError(Exception):
+    """boto3 cannot reach AWS as configured (region, credentials, endpoint). Converted to
+    a :class:`RotationConfigError` naming the step and the secret by the runner."""

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING
-from pipeline_secrets.rotation.errors import RotationConfigError, RotationError
+from pipeline_secrets.rotation.errors import AwsSetupError, RotationConfigError, RotationError
 from pipeline_secrets.rotation.passwords import PasswordOptions
 from pipeline_secrets.rotation.protocol import (
     FINISH,
@@ -31,7 +31,12 @@ from pipeline_secrets.rotation.protocol import (
     check_step_name,
 )
 from pipeline_secrets.rotation.steps import STEP_FUNCTIONS, StepContext
-from pipeline_secrets.rotation.store import SecretStore, default_client, error_code
+from pipeline_secrets.rotation.store import (
+    SecretStore,
+    aws_setup_problem,
+    default_client,
+    error_code,
+)
 from pipeline_secrets.rotation.strategies import strategy_of
 
 log = logging.getLogger(__name__)
@@ -55,14 +60,20 @@ def run_step(
     master_client: Any | None = None,
     password_options: PasswordOptions | None = None,
     local: bool = True,
+    on_password: Callable[[str], None] | None = None,
+    rds_clients: Callable[[str | None], Any] | None = None,
 ) -> None:
     """Run one rotation step, after the protocol checks.
 
     ``local=False`` is the Lambda's behaviour: RotationEnabled is required and the
-    token must already be a version of the secret. Raises :class:`RotationError`.
+    token must already be a version of the secret. ``on_password(value)`` is called
+    with every password the step handles (to register it with a log masker).
+    ``rds_clients(region)`` builds the RDS client that resolves an RDS-managed master
+    secret's endpoint (default: the project's client factory). Raises
+    :class:`RotationError`.
     """
     check_step_name(step, secret_id)
-    client = client if client is not None else default_client()
+    client = _client_or_default(client, step, secret_id)
     store = SecretStore(client, secret_id)
     try:
         decision = check_request(
@@ -78,21 +89,46 @@ def run_step(
             step=step,
             master_client=master_client,
             password_options=password_options,
+            on_password=on_password,
+            rds_clients=rds_clients,
         )
         STEP_FUNCTIONS[step](ctx)
     except RotationError:
         raise
-    except SecretFormatError as exc:
-        raise RotationConfigError(step, secret_id, str(exc)) from exc
-    except ClientError as exc:
-        operation = exc.operation_name
-        raise RotationError(
-            step, secret_id, f"Secrets Manager {operation} failed ({error_code(exc)})"
-        ) from exc
-    except BotoCoreError as exc:
-        raise RotationError(
-            step, secret_id, f"Secrets Manager unreachable ({type(exc).__name__})"
-        ) from exc
+    except Exception as exc:
+        raise _as_rotation_error(step, secret_id, exc) from exc
+
+
+def _client_or_default(client: Any | None, step: str, secret_id: str) -> Any:
+    if client is not None:
+        return client
+    try:
+        return default_client()
+    except AwsSetupError as exc:
+        raise RotationConfigError(step, secret_id, str(exc)) from None
+
+
+def _as_rotation_error(step: str, secret_id: str, exc: Exception) -> Exception:
+    """A clear RotationError for a secret-format or AWS failure; other errors as they are."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, SecretFormatError):
+        return RotationConfigError(step, secret_id, str(exc))
+    if isinstance(exc, ClientError):
+        return RotationError(
+            step, secret_id, f"Secrets Manager {exc.operation_name} failed ({error_code(exc)})"
+        )
+    config_problems = (
+        bx.NoRegionError,
+        bx.NoCredentialsError,
+        bx.PartialCredentialsError,
+        bx.ProfileNotFound,
+    )
+    if isinstance(exc, config_problems):
+        return RotationConfigError(step, secret_id, aws_setup_problem(exc))
+    if isinstance(exc, BotoCoreError):
+        return RotationError(step, secret_id, aws_setup_problem(exc))
+    return exc
 
 
 def rotate_secret(
@@ -104,6 +140,8 @@ def rotate_secret(
     master_client: Any | None = None,
     password_options: PasswordOptions | None = None,
     on_step: Callable[[str], None] | None = None,
+    on_password: Callable[[str], None] | None = None,
+    rds_clients: Callable[[str | None], Any] | None = None,
 ) -> RotationResult:
     """Rotate ``secret_id`` now: createSecret, setSecret, testSecret, finishSecret.
 
@@ -111,21 +149,20 @@ def rotate_secret(
     version with AWSPENDING only) is resumed, else a new uuid4 is used.
     ``stop_after`` ("createSecret" | "setSecret" | "testSecret") leaves the rotation
     window open. ``on_step(step)`` is called after each completed step (tests pause
-    or crash there). Steps are idempotent: re-running after any failure completes.
+    or crash there); ``on_password`` and ``rds_clients`` as for :func:`run_step`.
+    Steps are idempotent: re-running after any failure completes. Configuration
+    problems (no region, no credentials, unreachable endpoint, unreadable secret)
+    fail here, at "start", as a :class:`RotationConfigError` or :class:`RotationError`.
     """
     if stop_after is not None:
         check_step_name(stop_after, secret_id)
-    client = client if client is not None else default_client()
+    client = _client_or_default(client, "start", secret_id)
     store = SecretStore(client, secret_id)
     try:
         versions = store.versions()
         current = store.get_dict(AWSCURRENT)
-    except ClientError as exc:
-        raise RotationError(
-            "start", secret_id, f"Secrets Manager {exc.operation_name} failed ({error_code(exc)})"
-        ) from exc
-    except SecretFormatError as exc:
-        raise RotationConfigError("start", secret_id, str(exc)) from exc
+    except Exception as exc:
+        raise _as_rotation_error("start", secret_id, exc) from exc
     if token is None:
         token = _interrupted_rotation(versions)
         if token is not None:
@@ -143,6 +180,8 @@ def rotate_secret(
             master_client=master_client,
             password_options=password_options,
             local=True,
+            on_password=on_password,
+            rds_clients=rds_clients,
         )
         done.append(step)
         if on_step is not None:

@@ -2,12 +2,19 @@
 
 * ``createSecret``: reuse the AWSPENDING value of the token if there is one, otherwise
   put a new one (GetRandomPassword; for alternating users, the other user name).
-* ``setSecret``: single user: nothing to do if the pending credentials already log in;
-  else log in with the current, then the previous credentials and change the password.
-  Alternating: the master creates or updates the pending user and copies the
-  privileges (every time: a re-run repairs a half-done copy).
+* ``setSecret``: the pending value must be what the strategy allows (same database,
+  same user or exactly its alternate; :func:`.strategies.pending_problem`). Single
+  user: nothing to do if the pending credentials already log in; else log in with the
+  current, then the previous credentials and change the password. Alternating: first
+  log in as the current (else the previous) user of the pair with its own
+  credentials, so that a secret naming someone else's user cannot borrow the master
+  (the confused deputy the AWS templates guard against); then the master - at the
+  endpoint of the master secret or of RDS, never of the user's secret - checks that
+  neither user is the master or privileged, creates or updates the pending user and
+  copies the privileges (every time: a re-run repairs a half-done copy).
 * ``testSecret``: log in with the pending credentials and run a query.
-* ``finishSecret``: move AWSCURRENT to the token, then remove AWSPENDING from it.
+* ``finishSecret``: check the pending value once more, move AWSCURRENT to the token,
+  then remove AWSPENDING from it.
 
 Driver errors are re-raised as :class:`RotationError` naming the step and the secret,
 chained to a copy of the driver error with every password known to the step removed.
@@ -25,6 +32,7 @@ from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS
 from pipeline_secrets.rotation.engines import RotationEngine, engine_for
 from pipeline_secrets.rotation.errors import RotationConfigError, RotationError
+from pipeline_secrets.rotation.master import MasterEndpointError, master_connection_value
 from pipeline_secrets.rotation.passwords import PasswordOptions
 from pipeline_secrets.rotation.protocol import CREATE, FINISH, SET, TEST
 from pipeline_secrets.rotation.store import SecretStore, default_client, region_of_arn
@@ -32,15 +40,13 @@ from pipeline_secrets.rotation.strategies import (
     ALTERNATING,
     clone_name_problem,
     other_username,
+    pending_problem,
     strategy_of,
 )
 from pipeline_secrets.rotation.target import DbTarget, target_from_secret
 from pipeline_secrets.sanitize import sanitized
 
 log = logging.getLogger(__name__)
-
-# Keys a master secret without them takes from the user's secret.
-INHERITED_BY_MASTER = ("engine", "host", "port", "ssl", "sslrootcert")
 
 
 @dataclass
@@ -52,6 +58,8 @@ class StepContext:
     password_options: PasswordOptions | None = None
     engines: Callable[[str], RotationEngine] = engine_for
     known_passwords: list[str] = field(default_factory=list)  # redacted from errors
+    on_password: Callable[[str], None] | None = None  # e.g. Airflow's masker
+    rds_clients: Callable[[str | None], Any] | None = None  # region -> RDS client
 
     @property
     def secret_id(self) -> str:
@@ -64,9 +72,15 @@ class StepContext:
         """A copy of a driver error without any password this step has seen."""
         return sanitized(exc, self.known_passwords)
 
+    def remember(self, password: Any) -> None:
+        """A password this step handles: redacted from errors, given to ``on_password``."""
+        if isinstance(password, str) and password:
+            self.known_passwords.append(password)
+            if self.on_password is not None:
+                self.on_password(password)
+
     def target(self, secret: Mapping[str, Any], label: str, **kw: Any) -> DbTarget:
-        if isinstance(secret.get("password"), str):
-            self.known_passwords.append(secret["password"])
+        self.remember(secret.get("password"))
         try:
             return target_from_secret(secret, self.secret_id, label, **kw)
         except SecretFormatError as exc:
@@ -77,6 +91,8 @@ class StepContext:
 
     def pending(self) -> dict[str, Any]:
         value = self.store.get_dict_or_none(AWSPENDING, self.token)
+        if value is not None:
+            self.remember(value.get("password"))
         if value is None:
             raise RotationError(
                 self.step,
@@ -89,12 +105,14 @@ class StepContext:
 # -- createSecret ------------------------------------------------------------------------
 def create_secret(ctx: StepContext) -> None:
     current = ctx.current()
-    if ctx.store.get_dict_or_none(AWSPENDING, ctx.token) is not None:
+    target = ctx.target(current, "current")
+    existing = ctx.store.get_dict_or_none(AWSPENDING, ctx.token)
+    if existing is not None:
+        _check_pending(ctx, current, existing, target)
         log.info(
             "createSecret: secret %r already has a pending value for %s", ctx.secret_id, ctx.token
         )
         return
-    target = ctx.target(current, "current")
     engine = ctx.engines(target.engine)
     try:
         options = ctx.password_options or PasswordOptions.from_env()
@@ -110,7 +128,7 @@ def create_secret(ctx: StepContext) -> None:
             raise RotationConfigError(CREATE, ctx.secret_id, problem)
         new["username"] = other_username(target.username)
     new["password"] = ctx.store.random_password(options.request(target.engine))
-    ctx.known_passwords.append(new["password"])
+    ctx.remember(new["password"])
     ctx.store.put_pending(ctx.token, new)
     log.info(
         "createSecret: put a new pending value (user %r) in secret %r version %s",
@@ -126,11 +144,8 @@ def set_secret(ctx: StepContext) -> None:
     pending_value = ctx.pending()
     pending = ctx.target(pending_value, "pending")
     cur = ctx.target(current, "current")
+    _check_pending(ctx, current, pending_value, cur, pending)
     engine = ctx.engines(pending.engine)
-    if pending.host != cur.host:
-        raise RotationConfigError(
-            SET, ctx.secret_id, "the pending and current values name different hosts"
-        )
     if strategy_of(current) == ALTERNATING:
         # Always re-applied (idempotent): a crash after the user was created but before
         # its privileges were copied must be repaired, though the pending login works.
@@ -144,22 +159,42 @@ def set_secret(ctx: StepContext) -> None:
     _set_single(ctx, engine, cur, pending)
 
 
-def _set_single(ctx: StepContext, engine: RotationEngine, cur: DbTarget, pending: DbTarget) -> None:
-    if cur.username != pending.username:
-        raise RotationConfigError(
-            SET, ctx.secret_id, "the pending value names another user than the current one"
-        )
+def _check_pending(
+    ctx: StepContext,
+    current: Mapping[str, Any],
+    pending_value: Mapping[str, Any],
+    cur: DbTarget,
+    pending: DbTarget | None = None,
+) -> None:
+    pend = pending if pending is not None else ctx.target(pending_value, "pending")
+    problem = pending_problem(current, pending_value, cur, pend)
+    if problem:
+        raise RotationConfigError(ctx.step, ctx.secret_id, f"refused: {problem}")
+
+
+def _login_current_or_previous(
+    ctx: StepContext, engine: RotationEngine, cur: DbTarget, users: set[str]
+) -> Any | None:
+    """A connection as the current user, else as the previous one when it is one of
+    ``users`` on the same database; None when the database refuses both."""
     candidates = [cur]
     previous = ctx.store.get_dict_or_none(AWSPREVIOUS)
     if previous is not None:
-        prev = ctx.target(previous, "previous")
-        if prev.username == cur.username and prev.host == cur.host:
+        try:
+            prev: DbTarget | None = ctx.target(previous, "previous")
+        except RotationConfigError:
+            prev = None  # an unreadable previous value is no candidate
+        if prev is not None and prev.username in users and not cur.same_database_problem(prev):
             candidates.append(prev)
-    conn = None
     for candidate in candidates:
         conn = _try_login(ctx, engine, candidate)
         if conn is not None:
-            break
+            return conn
+    return None
+
+
+def _set_single(ctx: StepContext, engine: RotationEngine, cur: DbTarget, pending: DbTarget) -> None:
+    conn = _login_current_or_previous(ctx, engine, cur, {cur.username})
     if conn is None:
         raise ctx.fail(
             "the database refused the pending, current and previous credentials "
@@ -184,32 +219,74 @@ def _set_alternating(
     cur: DbTarget,
     pending: DbTarget,
 ) -> None:
+    # Confused deputy: the master acts only for a pair of users whose credentials the
+    # secret really holds. Prove it by logging in as the current (else previous) user.
+    proof = _login_current_or_previous(ctx, engine, cur, {cur.username, pending.username})
+    if proof is None:
+        raise RotationConfigError(
+            SET,
+            ctx.secret_id,
+            "refused: the database accepts neither the current nor the previous credentials "
+            "of the secret's users, so the master will not act for them "
+            "(could not log in with the current or previous credentials)",
+        )
+    _close(proof)
     master_arn = str(current["masterarn"])
     master_store = SecretStore(_master_client(ctx, master_arn), master_arn)
     try:
         master_value = master_store.get_dict(AWSCURRENT)
+        ctx.remember(master_value.get("password"))
+        connection_value = master_connection_value(
+            master_value, master_store, ctx.rds_clients or _rds_client
+        )
+    except MasterEndpointError as exc:
+        raise RotationConfigError(
+            SET, ctx.secret_id, f"master secret {master_arn!r}: {exc}"
+        ) from None
+    except SecretFormatError as exc:
+        raise RotationConfigError(SET, ctx.secret_id, f"master secret: {exc}") from None
     except Exception as exc:
         raise RotationError(
             SET,
             ctx.secret_id,
             f"could not read the master secret {master_arn!r}: {type(exc).__name__}",
         ) from exc
-    # RDS-managed master secrets (rds!db-...) hold only username and password: the
-    # connection details come from the user's secret. The master logs in to the
-    # user's database, so privileges are granted there.
-    inherited = {k: current[k] for k in INHERITED_BY_MASTER if k in current}
-    master = ctx.target({**inherited, **master_value}, "master", dbname=cur.dbname)
-    if master.host != cur.host:
+    # The engine only picks the driver; the endpoint is the master's own. The master logs
+    # in to the user's database, so privileges are granted there.
+    connection_value.setdefault("engine", cur.engine_raw)
+    master = ctx.target(connection_value, "master", dbname=cur.dbname, master=True)
+    field_ = cur.same_database_problem(master, engine_family=True)
+    if field_ in ("engine", "host", "port"):
         raise RotationConfigError(
-            SET, ctx.secret_id, f"the master secret {master_arn!r} names another host"
+            SET,
+            ctx.secret_id,
+            f"refused: the secret names another {field_} than its master secret "
+            f"{master_arn!r} (the master connects only to its own database)",
+        )
+    if master.username in (cur.username, pending.username):
+        raise RotationConfigError(
+            SET, ctx.secret_id, "refused: the secret names the master user itself"
         )
     conn = _try_login(ctx, engine, master)
     if conn is None:
         raise ctx.fail(f"the database refused the credentials of the master secret {master_arn!r}")
     try:
+        problems = [
+            f"user {name!r} {problem}"
+            for name in (cur.username, pending.username)
+            for problem in engine.privilege_problems(conn, name)
+        ]
+        if problems:
+            raise RotationConfigError(
+                SET,
+                ctx.secret_id,
+                "refused: alternating users must not be privileged: " + "; ".join(problems),
+            )
         engine.upsert_user(
             conn, template_user=cur.username, user=pending.username, password=pending.password
         )
+    except RotationError:
+        raise
     except Exception as exc:
         raise ctx.fail(
             f"the master could not create or update user {pending.username!r}"
@@ -217,6 +294,10 @@ def _set_alternating(
     finally:
         _close(conn)
     log.info("setSecret: master set user %r of secret %r", pending.username, ctx.secret_id)
+
+
+def _rds_client(region: str | None) -> Any:
+    return default_client(region_name=region, service="rds")
 
 
 def _master_client(ctx: StepContext, master_arn: str) -> Any:
@@ -247,6 +328,9 @@ def test_secret(ctx: StepContext) -> None:
 
 # -- finishSecret ------------------------------------------------------------------------
 def finish_secret(ctx: StepContext) -> None:
+    current = ctx.current()
+    # The same check once more: a pending value is never made current unchecked.
+    _check_pending(ctx, current, ctx.pending(), ctx.target(current, "current"))
     ctx.store.make_current(ctx.token)
     log.info("finishSecret: version %s of secret %r is AWSCURRENT", ctx.token, ctx.secret_id)
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline_secrets.rotation.engines import RotationEngine
+from pipeline_secrets.rotation.target import DbTarget
 
 SINGLE = "single"
 ALTERNATING = "alternating"
@@ -39,4 +40,30 @@ def clone_name_problem(username: str, engine: RotationEngine) -> str | None:
             f"the alternate user name would be longer than {engine.max_username_length} "
             f"bytes, the {engine.name} limit"
         )
+    return None
+
+
+def pending_problem(
+    current: Mapping[str, Any], pending: Mapping[str, Any], cur: DbTarget, pend: DbTarget
+) -> str | None:
+    """Why a pending value may not be rotated in after ``current`` (None when it may).
+
+    The pending value must name the same engine, host, port and database, the same
+    ``masterarn``, and the user the strategy expects: the same user (single) or exactly
+    the alternate of the current one (``<user>`` <-> ``<user>_clone``). Checked on a
+    reused AWSPENDING value at createSecret and again at setSecret, because anyone who
+    may PutSecretValue can write one."""
+    field = cur.same_database_problem(pend)
+    if field:
+        return f"the pending value names another {field} than the current one"
+    if (current.get("masterarn") or None) != (pending.get("masterarn") or None):
+        return "the pending value names another masterarn than the current one"
+    if strategy_of(current) == ALTERNATING:
+        if pend.username != other_username(cur.username):
+            return (
+                "the pending user is not the alternate of the current user "
+                "(alternating users take turns between <user> and <user>_clone)"
+            )
+    elif pend.username != cur.username:
+        return "the pending value names another user than the current one"
     return None

@@ -11,6 +11,13 @@ from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.rotation.tls import TlsPolicy, tls_policy
 
 ROTATABLE_ENGINES = ("postgres", "mysql", "mariadb", "redshift")
+#: engines that share a wire protocol and driver (a master may be labelled either way)
+ENGINE_FAMILY = {
+    "postgres": "postgres",
+    "redshift": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
 
 
 @dataclass(frozen=True)
@@ -30,11 +37,35 @@ class DbTarget:
     def describe(self) -> str:
         return f"{self.label} credentials ({self.username!r} at {self.host}:{self.port})"
 
+    def same_database_problem(self, other: DbTarget, *, engine_family: bool = False) -> str | None:
+        """Why ``other`` is not the same database as this one (engine, host, port,
+        dbname), or None. Host names compare without case; ``engine_family=True``
+        compares engines by protocol (MySQL/MariaDB, PostgreSQL/Redshift)."""
+        if engine_family:
+            if ENGINE_FAMILY[self.engine] != ENGINE_FAMILY[other.engine]:
+                return "engine"
+        elif self.engine != other.engine:
+            return "engine"
+        if self.host.strip().lower() != other.host.strip().lower():
+            return "host"
+        if self.port != other.port:
+            return "port"
+        if (self.dbname or "") != (other.dbname or ""):
+            return "dbname"
+        return None
+
 
 def target_from_secret(
-    secret: Mapping[str, Any], secret_id: str, label: str, *, dbname: str | None = None
+    secret: Mapping[str, Any],
+    secret_id: str,
+    label: str,
+    *,
+    dbname: str | None = None,
+    master: bool = False,
 ) -> DbTarget:
     """Read a rotation secret (engine, host, port, username, password, dbname, ssl).
+
+    ``master=True`` for a master secret (its TLS default is stricter, see :mod:`.tls`).
 
     Raises a :class:`SecretFormatError` naming the field that is missing or wrong.
     """
@@ -56,6 +87,6 @@ def target_from_secret(
         username=creds.username,
         password=creds.password,
         dbname=dbname if dbname is not None else creds.effective_dbname,
-        tls=tls_policy(secret),
+        tls=tls_policy(secret, host=creds.host, master=master),
         label=label,
     )

@@ -1,18 +1,36 @@
-"""How rotation connections use TLS, decided from the secret's ``ssl`` key.
+"""How rotation connections use TLS, and why no password is ever sent readable.
+
+The mode of a connection made with a user's credentials comes from that secret's
+``ssl`` key; the master's from the master secret's ``ssl`` key, else
+``PIPELINE_SECRETS_ROTATION_MASTER_SSL``, else ``verify-full``: the user's secret never
+chooses how the master connects.
 
 =======================  ===========================================================
-``ssl`` in the secret    behaviour
+``ssl``                  behaviour
 =======================  ===========================================================
-absent / unrecognised    ``auto``: verified TLS (CA + host name) when the server
-                         offers TLS; plain text only when the server offers no TLS at
-                         all. A certificate that fails verification is an error, not a
-                         reason to fall back (the AWS templates fall back on any
-                         failure; we do not).
+absent / unrecognised    user connections: ``auto`` (verified TLS when the server
+                         offers TLS; without TLS only when the server offers none).
+                         Master connections: ``verify-full``.
 ``true`` / ``"true"``    ``verify-full``: TLS required, certificate and host verified.
-``false`` / ``"false"``  ``disable``: plain text.
+``false`` / ``"false"``  ``disable``: no TLS.
 a libpq mode             ``require`` (TLS, not verified), ``verify-ca``, ``verify-full``,
                          ``prefer`` (TLS if offered, not verified), ``disable``.
 =======================  ===========================================================
+
+Two rules no value can lower:
+
+* Hosts under ``rds.amazonaws.com`` or ``redshift.amazonaws.com`` (and
+  ``redshift-serverless``, and the China partition) always get a verified mode
+  (``verify-full`` unless ``verify-ca`` was asked for).
+* Without verified TLS (every mode but ``verify-ca``/``verify-full``), the drivers may
+  not send a password readable: libpq gets ``require_auth=!password`` (libpq 16+;
+  older libpq refuses such a connection), PyMySQL refuses ``mysql_clear_password``,
+  ``dialog``, ``sha256_password`` and the full (RSA) exchange of
+  ``caching_sha2_password`` (:data:`NO_CLEARTEXT_MYSQL_PLUGINS` in the MySQL engine).
+
+Local servers without TLS (tests, development): set ``"ssl": false`` in the user's
+secret and in the master secret (or ``PIPELINE_SECRETS_ROTATION_MASTER_SSL=disable``).
+Passwords still travel only as challenge responses (SCRAM, MD5, mysql_native_password).
 
 The CA bundle comes from the secret's ``sslrootcert`` key, else
 ``PIPELINE_SECRETS_ROTATION_CA_BUNDLE``, else a ``ca-bundle.pem`` shipped next to this
@@ -31,7 +49,17 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "disable", "prefer", "require", "verify-ca", "verify-full")
+VERIFIED_MODES = frozenset({"verify-ca", "verify-full"})
 CA_BUNDLE_ENV = "PIPELINE_SECRETS_ROTATION_CA_BUNDLE"
+MASTER_SSL_ENV = "PIPELINE_SECRETS_ROTATION_MASTER_SSL"
+AWS_DATABASE_DOMAINS = (
+    ".rds.amazonaws.com",
+    ".rds.amazonaws.com.cn",
+    ".redshift.amazonaws.com",
+    ".redshift.amazonaws.com.cn",
+    ".redshift-serverless.amazonaws.com",
+    ".redshift-serverless.amazonaws.com.cn",
+)
 SHIPPED_CA_BUNDLE = Path(__file__).with_name("ca-bundle.pem")
 SYSTEM_CA_BUNDLES = (
     "/etc/pki/tls/certs/ca-bundle.crt",  # Amazon Linux (the Lambda runtimes)
@@ -58,11 +86,34 @@ class TlsPolicy:
     def required(self) -> bool:
         return self.mode in {"require", "verify-ca", "verify-full"}
 
+    @property
+    def server_proven(self) -> bool:
+        """Only then may a driver send a password readable (inside verified TLS)."""
+        return self.mode in VERIFIED_MODES
 
-def tls_policy(secret: Mapping[str, Any]) -> TlsPolicy:
-    """The TLS policy for connections made with this secret's credentials."""
+
+def is_aws_database_host(host: str | None) -> bool:
+    name = (host or "").strip().rstrip(".").lower()
+    return any(name.endswith(domain) for domain in AWS_DATABASE_DOMAINS)
+
+
+def tls_policy(
+    secret: Mapping[str, Any], *, host: str | None = None, master: bool = False
+) -> TlsPolicy:
+    """The TLS policy for connections made with this secret's credentials to ``host``.
+
+    ``master=True``: the secret is a master secret; without an ``ssl`` key the mode is
+    ``PIPELINE_SECRETS_ROTATION_MASTER_SSL``, else ``verify-full``."""
     raw = secret.get("ssl", secret.get("sslmode"))
+    if raw is None and master:
+        raw = os.environ.get(MASTER_SSL_ENV) or "verify-full"
     mode = _mode(raw)
+    if master and mode == "auto":
+        mode = "verify-full"
+    if is_aws_database_host(host) and mode not in VERIFIED_MODES:
+        if raw is not None:
+            log.warning("an AWS database endpoint always gets verified TLS; 'ssl' ignored")
+        mode = "verify-full"
     ca = secret.get("sslrootcert")
     return TlsPolicy(mode, str(ca) if ca else (find_ca_bundle() if mode != "disable" else None))
 

@@ -86,3 +86,37 @@ def test_filter_fallback_for_unparseable_text() -> None:
     )
     assert logfilter.SecretValueFilter().filter(line)
     assert line.getMessage() == "params SecretString: ***"
+
+
+def test_every_factory_client_installs_the_filter_and_random_passwords_are_redacted(
+    moto: Any, botocore_debug: io.StringIO, leak_registry: Any
+) -> None:
+    """The rotation's GetRandomPassword responses, through any client of the factory
+    (Secrets Manager or another service), with nothing else having installed it."""
+    from pipeline_secrets.client import ClientFactory
+
+    logfilter.uninstall()
+    factory = ClientFactory(ClientSettings.create(endpoint_url=moto.endpoint_url))
+    factory.client(service="rds")  # any service's client installs it
+    assert all(
+        logfilter._FILTER in logging.getLogger(name).filters for name in logfilter.WIRE_LOGGERS
+    )
+    password = factory.client().get_random_password(PasswordLength=40)["RandomPassword"]
+    leak_registry.register(password)
+    log = botocore_debug.getvalue()
+    assert "RandomPassword" in log and '"RandomPassword": "***"' in log
+    assert password not in log
+
+
+def test_sts_credentials_are_redacted() -> None:
+    record = logging.LogRecord(
+        "botocore.parsers",
+        logging.DEBUG,
+        __file__,
+        1,
+        "Response body:\n%r",
+        (b'{"Credentials": {"SecretAccessKey": "sak-123", "SessionToken": "tok-456"}}',),
+        None,
+    )
+    assert logfilter.SecretValueFilter().filter(record)
+    assert "sak-123" not in record.getMessage() and "tok-456" not in record.getMessage()

@@ -105,6 +105,7 @@ def master_secrets(
                 "username": pg_cluster.admin_user,
                 "password": pg_cluster.admin_password,
                 "dbname": "postgres",
+                "ssl": False,  # a local server without TLS (see rotation/tls.py)
             }
         else:
             user = f"rotmaster_{pysecrets.token_hex(3)}"
@@ -122,6 +123,7 @@ def master_secrets(
                 "port": mariadb_server.port,
                 "username": user,
                 "password": password,
+                "ssl": False,
             }
         leak_registry.register(value["password"])
         name = f"master/{family}-{pysecrets.token_hex(3)}"

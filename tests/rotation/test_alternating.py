@@ -92,6 +92,7 @@ def test_alternating_redshift_standin_copies_groups(
         pg_cluster.admin_sql(f'DROP GROUP "{group}"')
 
 
+@pytest.mark.slow  # several full rotations
 @pytest.mark.mariadb
 @pytest.mark.parametrize("engine", ["mariadb", "mysql", "aurora-mysql"])
 def test_alternating_mysql_family(
@@ -122,9 +123,18 @@ def test_alternating_mysql_family(
 
 @pytest.mark.postgres
 def test_rds_managed_master_secret_with_only_username_and_password(
-    sm: Any, db_secret: Any, pg_cluster: Any, put_secret: Any, can_login: Any
+    sm: Any,
+    db_secret: Any,
+    pg_cluster: Any,
+    put_secret: Any,
+    can_login: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A master secret like RDS's ``rds!db-...``: username and password only."""
+    """A master secret like RDS's ``rds!db-...``: username and password only. Its
+    endpoint comes from the runner's configuration (never from the user's secret)."""
+    monkeypatch.setenv("PIPELINE_SECRETS_ROTATION_MASTER_HOST", pg_cluster.host)
+    monkeypatch.setenv("PIPELINE_SECRETS_ROTATION_MASTER_PORT", str(pg_cluster.port))
+    monkeypatch.setenv("PIPELINE_SECRETS_ROTATION_MASTER_SSL", "disable")  # local server
     name = db_secret("postgres")
     master = put_secret(
         "rds!db-0123", {"username": pg_cluster.admin_user, "password": pg_cluster.admin_password}

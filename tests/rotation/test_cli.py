@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -110,3 +111,41 @@ def test_build_lambda_zip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     # Reproducible: a second build gives the same bytes.
     assert main(["build-lambda", "--output", str(tmp_path / "again"), "--ca-bundle", str(ca)]) == 0
     assert (tmp_path / "again" / ZIP_NAME).read_bytes() == path.read_bytes()
+
+
+@pytest.mark.postgres
+def test_cli_rotate_json_output(
+    moto: Any, sm: Any, db_secret: Any, stages: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = db_secret("postgres")
+    url = moto.endpoint_url
+    assert main(["rotate", name, "--endpoint-url", url, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == {
+        "secret_id": name,
+        "version_id": stages(name)["AWSCURRENT"],
+        "steps": ["createSecret", "setSecret", "testSecret", "finishSecret"],
+        "strategy": "single",
+        "finished": True,
+    }
+    assert main(["rotate", "no/such", "--endpoint-url", url, "--format", "json"]) == 1
+    error = json.loads(capsys.readouterr().out)
+    assert error["secret_id"] == "no/such" and error["step"] == "start"
+    assert "ResourceNotFoundException" in error["error"]
+
+
+def test_cli_rotate_profile_role_and_help(
+    moto: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    code = main(["rotate", "x", "--profile", "no-such-profile", "--format", "json"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "profile" in json.loads(captured.out)["error"]
+    assert "Traceback" not in captured.err
+    with pytest.raises(SystemExit):
+        main(["rotate", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--profile", "--role-arn", "--format", "--password-length N"):
+        assert flag in text
+    assert "length of the new password" in text

@@ -31,6 +31,7 @@ def crash_after(step_name: str) -> Any:
     return hook
 
 
+@pytest.mark.slow  # several full rotations
 @pytest.mark.postgres
 @pytest.mark.mariadb
 @pytest.mark.parametrize("step", STEPS)

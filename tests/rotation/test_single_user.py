@@ -57,6 +57,7 @@ def test_usernames_needing_quotes(
     assert can_login(name) and not can_login(name, "AWSPREVIOUS")
 
 
+@pytest.mark.slow  # several full rotations
 @pytest.mark.postgres
 @pytest.mark.mariadb
 @pytest.mark.parametrize("engine", ["postgres", "mariadb"])

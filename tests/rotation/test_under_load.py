@@ -1,6 +1,9 @@
 """Rotation under load: 4 threads connect-query-disconnect in a loop while 20
 single-user rotations run, each holding the rotation window (setSecret done,
-finishSecret not yet) open for a while.
+finishSecret not yet) open until every thread has completed a query attempt that it
+started inside the window (an event-driven window, not a fixed sleep: on a loaded
+machine a fixed window could close before any thread tried, and the test would prove
+nothing).
 
 Through the core Reconnector: zero failed queries. With a client that re-fetches
 AWSCURRENT once and gives up: failures in the window, which shows the test can fail.
@@ -23,7 +26,46 @@ from pipeline_secrets.rotation import rotate_secret
 
 THREADS = 4
 ROTATIONS = 20
-WINDOW_SECONDS = 0.3  # pause between setSecret and finishSecret
+SAFETY_TIMEOUT_SECONDS = 60.0  # only a hung worker ever reaches it
+
+
+class Window:
+    """Which threads finished an attempt they started while the window was open."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.generation = 0  # odd: open
+        self.finished_inside: set[int] = set()
+        self.started_threads: set[int] = set()
+
+    def attempt_started(self) -> int:
+        with self.cond:
+            return self.generation
+
+    def attempt_finished(self, generation: int) -> None:
+        with self.cond:
+            self.started_threads.add(threading.get_ident())
+            if generation == self.generation and generation % 2 == 1:
+                self.finished_inside.add(threading.get_ident())
+            self.cond.notify_all()
+
+    def wait_all_threads_ran(self) -> None:
+        with self.cond:
+            assert self.cond.wait_for(
+                lambda: len(self.started_threads) >= THREADS, SAFETY_TIMEOUT_SECONDS
+            ), "the worker threads never ran"
+
+    def hold_open(self) -> None:
+        """Open the window and keep it open until every thread finished an attempt
+        started inside it; then close it."""
+        with self.cond:
+            self.generation += 1
+            self.finished_inside.clear()
+            ok = self.cond.wait_for(
+                lambda: len(self.finished_inside) >= THREADS, SAFETY_TIMEOUT_SECONDS
+            )
+            self.generation += 1
+        assert ok, "the workers never completed an attempt inside the rotation window"
 
 
 def _query(creds: DatabaseCredentials) -> None:
@@ -85,9 +127,11 @@ def _run_load(
     lock = threading.Lock()
     counts = {"ok": 0, "failed": 0}
     kinds: list[str] = []
+    window = Window()
 
     def worker() -> None:
         while not stop.is_set():
+            generation = window.attempt_started()
             try:
                 client()
             except Exception as exc:
@@ -97,21 +141,19 @@ def _run_load(
             else:
                 with lock:
                     counts["ok"] += 1
-            time.sleep(0.005)
+            window.attempt_finished(generation)
 
     def hold_window(step: str) -> None:
         if step == "setSecret":
-            time.sleep(WINDOW_SECONDS)
+            window.hold_open()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(THREADS)]
     for t in threads:
         t.start()
     try:
-        time.sleep(0.2)
+        window.wait_all_threads_ran()
         for _ in range(ROTATIONS):
             assert rotate_secret(name, client=sm, on_step=hold_window).finished
-            time.sleep(0.05)
-        time.sleep(0.2)
     finally:
         stop.set()
         for t in threads:

@@ -32,6 +32,11 @@ class RotationEngine(Protocol):
         of ``template_user``. Must be safe to repeat."""
         ...
 
+    def privilege_problems(self, master_conn: Any, user: str) -> list[str]:
+        """Why ``user`` may not be a template or target of alternating users (it could
+        act as an administrator); empty when it may, or does not exist."""
+        ...
+
     def check(self, conn: Any) -> None:
         """Run a harmless query (testSecret)."""
         ...

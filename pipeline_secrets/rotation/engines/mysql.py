@@ -25,6 +25,57 @@ log = logging.getLogger(__name__)
 
 USER_HOST = "%"
 CR_SSL_CONNECTION_ERROR = 2026
+CR_AUTH_PLUGIN_ERR = 2061
+
+
+class _RefusePlugin:
+    """An auth plugin handler for PyMySQL that refuses: without verified TLS these
+    plugins would send the password readable (clear text, or RSA-encrypted with a key
+    the server chooses)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def authenticate(self, pkt: Any) -> Any:
+        import pymysql
+
+        raise pymysql.err.OperationalError(
+            CR_AUTH_PLUGIN_ERR,
+            "the server asked for an authentication that would send the password "
+            "readable without verified TLS; refused",
+        )
+
+
+class _CachingSha2FastOnly(_RefusePlugin):
+    """caching_sha2_password's scramble (fast path) only; its full exchange without
+    verified TLS sends the password to an RSA key the server chooses: refused."""
+
+    def authenticate(self, pkt: Any) -> Any:
+        from pymysql import _auth
+
+        conn = self.conn
+        if pkt.is_auth_switch_request():
+            salt = pkt.read_all()
+            conn.salt = salt[:-1] if salt.endswith(b"\0") else salt
+            conn.write_packet(_auth.scramble_caching_sha2(conn.password, conn.salt))
+            pkt = conn._read_packet()
+            pkt.check_error()
+        if pkt.is_ok_packet():
+            return pkt
+        if pkt.is_extra_auth_data() and pkt._data[1:2] == b"\x03":  # fast auth succeeded
+            ok = conn._read_packet()
+            ok.check_error()
+            return ok
+        return super().authenticate(pkt)
+
+
+#: PyMySQL ``auth_plugin_map`` for connections without verified TLS.
+NO_CLEARTEXT_MYSQL_PLUGINS: dict[str, Any] = {
+    "mysql_clear_password": _RefusePlugin,
+    "dialog": _RefusePlugin,
+    "sha256_password": _RefusePlugin,
+    "caching_sha2_password": _CachingSha2FastOnly,
+}
 
 
 class MySQLEngine:
@@ -45,10 +96,12 @@ class MySQLEngine:
         if target.dbname:
             kwargs["database"] = target.dbname
         tls = target.tls
+        if not tls.server_proven:
+            kwargs["auth_plugin_map"] = NO_CLEARTEXT_MYSQL_PLUGINS
         if tls.mode == "disable":
             return pymysql.connect(**kwargs, ssl_disabled=True)
         if tls.mode == "prefer":
-            return pymysql.connect(**kwargs)  # PyMySQL's default: TLS if offered, unverified
+            return pymysql.connect(**kwargs)  # PyMySQL's default: no TLS
         tls_kwargs: dict[str, Any] = {
             "ssl_verify_cert": tls.verifies,
             "ssl_verify_identity": tls.checks_host,
@@ -66,7 +119,8 @@ class MySQLEngine:
                 log.info(
                     "server %s:%s offers no TLS; connecting without it", target.host, target.port
                 )
-                return pymysql.connect(**kwargs, ssl_disabled=True)
+                plain = {**kwargs, "auth_plugin_map": NO_CLEARTEXT_MYSQL_PLUGINS}
+                return pymysql.connect(**plain, ssl_disabled=True)
             return conn
         conn = pymysql.connect(**kwargs, **tls_kwargs)
         # Older PyMySQL releases silently skip TLS when the server does not offer it.
@@ -106,6 +160,18 @@ class MySQLEngine:
                     continue
                 cur.execute(statement, (user, USER_HOST))
 
+    def privilege_problems(self, master_conn: Any, user: str) -> list[str]:
+        """Why ``user``@'%' is too privileged to alternate (empty when it is not, or does
+        not exist), from ``SHOW GRANTS``: see :func:`grant_problem`."""
+        with master_conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s", (user, USER_HOST))
+            if cur.fetchone() is None:
+                return []
+            cur.execute("SHOW GRANTS FOR %s@%s", (user, USER_HOST))
+            grants = [str(row[0]) for row in cur.fetchall()]
+        problems = [p for p in (grant_problem(g) for g in grants) if p]
+        return sorted(set(problems))
+
     def check(self, conn: Any) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT NOW()")
@@ -127,6 +193,35 @@ def clone_grant(grant: str, template_user: str) -> str | None:
             head, tail = grant[:index], grant[index + len(marker) :]
             with_grant = " WITH GRANT OPTION" if re.search(r"\bWITH GRANT OPTION\b", tail) else ""
             return head.replace("%", "%%") + " TO %s@%s" + with_grant
+    return None
+
+
+_GRANT_ON = re.compile(r"^GRANT\s+(?P<privs>.+?)\s+ON\s+(?P<object>.+?)\s+TO\s", re.I | re.S)
+
+
+def grant_problem(grant: str) -> str | None:
+    """Why one ``SHOW GRANTS`` line makes its user an administrator, or None.
+
+    Refused: any privilege but USAGE on ``*.*`` (SUPER, CREATE USER, FILE, ...);
+    GRANT OPTION or ADMIN OPTION anywhere; PROXY; any privilege on the ``mysql``
+    schema (write access there edits accounts); any role (its grants are not checked).
+    """
+    text = grant.strip()
+    if not text.upper().startswith("GRANT "):
+        return None
+    if re.search(r"\bWITH\s+(GRANT|ADMIN)\s+OPTION\b", text, re.I):
+        return "holds GRANT OPTION"
+    match = _GRANT_ON.match(text)
+    if match is None:
+        return "is granted a role (roles are not checked: grant privileges directly)"
+    privs = match.group("privs").strip().upper()
+    target = match.group("object").strip().replace("`", "").lower()
+    if privs.startswith("PROXY"):
+        return "holds PROXY"
+    if target == "*.*" and privs != "USAGE":
+        return "holds global privileges (ON *.*)"
+    if target.startswith("mysql.") and privs != "USAGE":
+        return "holds privileges on the mysql schema"
     return None
 
 

@@ -17,6 +17,16 @@ from pipeline_secrets.rotation.target import DbTarget
 
 log = logging.getLogger(__name__)
 
+#: libpq's ``require_auth`` (libpq 16+): any method but a readable password.
+NO_CLEARTEXT_AUTH = "!password"
+REQUIRE_AUTH_LIBPQ = 160000
+#: Roles whose members can act as a superuser or read/write the server's files.
+PRIVILEGED_ROLES = (
+    "rds_superuser",
+    "pg_execute_server_program",
+    "pg_read_server_files",
+    "pg_write_server_files",
+)
 _NO_TLS_MESSAGES = ("server does not support ssl", "ssl was required")
 
 
@@ -43,14 +53,25 @@ class PostgresEngine:
                 if not _server_offers_no_tls(exc):
                     raise
             log.info("server %s:%s offers no TLS; connecting without it", target.host, target.port)
-            return psycopg2.connect(**kwargs, sslmode="disable")
+            return psycopg2.connect(**kwargs, **self._tls_kwargs("disable", None))
         return psycopg2.connect(**kwargs, **self._tls_kwargs(tls.mode, tls.ca_file))
 
     @staticmethod
     def _tls_kwargs(mode: str, ca_file: str | None) -> dict[str, Any]:
+        """sslmode, the CA, and - unless the server is proven by verified TLS - a libpq
+        that refuses to send the password readable."""
+        from psycopg2.extensions import libpq_version
+
         kwargs: dict[str, Any] = {"sslmode": mode}
         if mode in {"verify-ca", "verify-full"}:
             kwargs["sslrootcert"] = ca_file or "system"
+            return kwargs
+        if libpq_version() < REQUIRE_AUTH_LIBPQ:
+            raise RuntimeError(
+                "this libpq (before 16) cannot refuse a cleartext password request: "
+                "use ssl verify-full, or psycopg2-binary 2.9.10+"
+            )
+        kwargs["require_auth"] = NO_CLEARTEXT_AUTH
         return kwargs
 
     #: how a user changes its own password ({} the user, {} the password literal)
@@ -100,6 +121,43 @@ class PostgresEngine:
             if not (row and row[0]):
                 cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(template_user), ident))
         master_conn.commit()
+
+    def privilege_problems(self, master_conn: Any, user: str) -> list[str]:
+        """Why ``user`` is too privileged to alternate (empty when it is not, or does not
+        exist). Refused: the user or any role it is a member of (directly or not) is a
+        superuser or has CREATEROLE; it is a member of rds_superuser or of a
+        pg_*_server_* role; it (or a role it is a member of) holds ADMIN OPTION."""
+        with master_conn.cursor() as cur:
+            cur.execute("SELECT oid FROM pg_roles WHERE rolname = %s", (user,))
+            row = cur.fetchone()
+            if row is None:
+                master_conn.rollback()
+                return []
+            oid = row[0]
+            cur.execute(
+                "SELECT r.rolname, r.rolsuper, r.rolcreaterole FROM pg_roles r "
+                "WHERE pg_has_role(%s, r.oid, 'MEMBER') "
+                "AND (r.rolsuper OR r.rolcreaterole OR r.rolname = ANY(%s)) ORDER BY 1",
+                (oid, list(PRIVILEGED_ROLES)),
+            )
+            problems = []
+            for rolname, superuser, createrole in cur.fetchall():
+                via = "" if rolname == user else f" through role {rolname!r}"
+                if superuser:
+                    problems.append(f"is a superuser{via}")
+                elif createrole:
+                    problems.append(f"has CREATEROLE{via}")
+                else:
+                    problems.append(f"is a member of {rolname}")
+            cur.execute(
+                "SELECT 1 FROM pg_auth_members m "
+                "WHERE m.admin_option AND pg_has_role(%s, m.member, 'MEMBER') LIMIT 1",
+                (oid,),
+            )
+            if cur.fetchone() is not None:
+                problems.append("holds ADMIN OPTION on a role")
+        master_conn.rollback()
+        return problems
 
     def check(self, conn: Any) -> None:
         with conn.cursor() as cur:

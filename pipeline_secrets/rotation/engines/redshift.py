@@ -60,6 +60,14 @@ class RedshiftEngine(PostgresEngine):
                     )
         master_conn.commit()
 
+    def privilege_problems(self, master_conn: Any, user: str) -> list[str]:
+        """Redshift: refused when the user is a superuser (CREATEUSER makes one)."""
+        with master_conn.cursor() as cur:
+            cur.execute("SELECT usesuper FROM pg_user WHERE usename = %s", (user,))
+            row = cur.fetchone()
+        master_conn.rollback()
+        return ["is a superuser"] if row and row[0] else []
+
     def check(self, conn: Any) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT 1")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
+from pipeline_secrets.tools.cli._tooling import add_aws_arguments, client_settings
+
 STOP_STEPS = ("createSecret", "setSecret", "testSecret")
+FORMATS = ("text", "json")
 
 
 def register(subparsers: Any) -> None:
@@ -16,38 +20,47 @@ def register(subparsers: Any) -> None:
         description=(
             "Rotate a database secret: createSecret, setSecret, testSecret, finishSecret, "
             "run from this machine against AWS or any endpoint (a moto server). An "
-            "interrupted rotation is resumed. RotationEnabled is not required."
+            "interrupted rotation is resumed. RotationEnabled is not required. The same "
+            "checks as the Lambda apply (see docs/rotation.md, Security model)."
         ),
     )
     parser.add_argument("secret_id", metavar="SECRET_ID")
-    parser.add_argument("--endpoint-url", help="Secrets Manager endpoint (e.g. a moto server)")
-    parser.add_argument("--region", help="AWS region")
+    add_aws_arguments(parser)  # --region, --endpoint-url, --profile, --role-arn
     parser.add_argument("--token", help="ClientRequestToken: resume or name this rotation")
     parser.add_argument(
         "--stop-after",
         choices=STOP_STEPS,
         help="stop after this step, leaving the rotation window open",
     )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="output: a sentence (text, default) or one JSON object on stdout (json)",
+    )
     pw = parser.add_argument_group("new password")
-    pw.add_argument("--password-length", type=int)
+    pw.add_argument(
+        "--password-length",
+        type=int,
+        metavar="N",
+        help="length of the new password (default 32, or PASSWORD_LENGTH; "
+        "PostgreSQL 8-1024, MySQL/MariaDB 8-256, Redshift 8-64)",
+    )
     pw.add_argument("--exclude-characters", help="characters never used (default: per engine)")
     for flag in ("numbers", "punctuation", "uppercase", "lowercase"):
-        pw.add_argument(f"--exclude-{flag}", action="store_true", default=None)
-    pw.add_argument("--include-space", action="store_true", default=None)
+        pw.add_argument(
+            f"--exclude-{flag}", action="store_true", default=None, help=f"no {flag} in it"
+        )
+    pw.add_argument("--include-space", action="store_true", default=None, help="allow spaces")
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _options(args: argparse.Namespace) -> Any:
     from dataclasses import replace
 
-    from pipeline_secrets.rotation import PasswordOptions, RotationError, rotate_secret
-    from pipeline_secrets.rotation.runner import default_client
+    from pipeline_secrets.rotation import PasswordOptions
 
-    try:
-        options = PasswordOptions.from_env()
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    options = PasswordOptions.from_env()
     changes: dict[str, Any] = {}
     if args.password_length is not None:
         changes["length"] = args.password_length
@@ -58,20 +71,54 @@ def run(args: argparse.Namespace) -> int:
             changes[f"exclude_{flag}"] = True
     if args.include_space:
         changes["include_space"] = True
-    options = replace(options, **changes)
+    return replace(options, **changes)
+
+
+def _fail(args: argparse.Namespace, message: str, code: int, **fields: Any) -> int:
+    if args.format == "json":
+        print(json.dumps({"secret_id": args.secret_id, "error": message, **fields}))
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError
+
+    from pipeline_secrets.client import ClientFactory
+    from pipeline_secrets.rotation import RotationError, rotate_secret
+    from pipeline_secrets.rotation.store import aws_setup_problem
+
     try:
-        client = default_client(endpoint_url=args.endpoint_url, region_name=args.region)
+        options = _options(args)
+    except ValueError as exc:
+        return _fail(args, str(exc), 2)
+    try:
+        factory = ClientFactory(client_settings(args))
         result = rotate_secret(
             args.secret_id,
-            client=client,
+            client=factory.client(),
             token=args.token,
             stop_after=args.stop_after,
             password_options=options,
+            rds_clients=lambda region: factory.client(region, service="rds"),
         )
     except RotationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if result.finished:
+        return _fail(args, str(exc), 1, step=exc.step)
+    except BotoCoreError as exc:  # building the client: region, profile, role
+        return _fail(args, aws_setup_problem(exc), 1, step="start")
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "secret_id": result.secret_id,
+                    "version_id": result.token,
+                    "steps": list(result.steps),
+                    "strategy": result.strategy,
+                    "finished": result.finished,
+                }
+            )
+        )
+    elif result.finished:
         print(
             f"rotated secret {result.secret_id!r}: version {result.token} is AWSCURRENT "
             f"({result.strategy} user rotation)"

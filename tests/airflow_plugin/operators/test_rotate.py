@@ -121,3 +121,42 @@ def test_local_mode_fails_with_the_step_error(core: Any, put_secret: Any, pg_use
     )
     with pytest.raises(Exception, match=r"(?i)setSecret|createSecret|testSecret"):
         op.execute({})
+
+
+@pytest.mark.skipif(not HAS_ROTATION, reason="pipeline_secrets.rotation not on this branch yet")
+def test_local_mode_masks_every_rotation_password_and_logs_none_at_debug(
+    core: Any,
+    put_secret: Any,
+    pg_user: Any,
+    leak_registry: Any,
+    sm_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from airflow_plugin import _airflow
+    from pipeline_secrets import logfilter
+
+    masked: list[str] = []
+    monkeypatch.setattr(_airflow, "mask_secret", masked.append)
+    logfilter.uninstall()  # a fresh worker process: nothing installed the filter yet
+    user = pg_user()
+    put_secret("app/masked", user)
+    caplog.set_level(logging.DEBUG)  # botocore's wire logs included
+    for noisy in ("botocore", "urllib3"):  # whatever an earlier test or Airflow set
+        caplog.set_level(logging.DEBUG, logger=noisy)
+        monkeypatch.setattr(logging.getLogger(noisy), "propagate", True)
+    monkeypatch.setattr(logging.root.manager, "disable", logging.NOTSET)
+    result = RotateSecretOperator(
+        task_id="rotate", secret_id="app/masked", mode="local", aws_conn_id=None
+    ).execute({})
+    assert result["finished"] is True
+    new = json.loads(
+        sm_client.get_secret_value(SecretId="app/masked", VersionStage="AWSCURRENT")["SecretString"]
+    )["password"]
+    leak_registry.register(new)
+    assert user["password"] in masked and new in masked
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert any(r.name.startswith("botocore") for r in caplog.records)
+    assert user["password"] not in text and new not in text
