@@ -186,10 +186,12 @@ def seed(
     create_target_table(target_admin)
     source_at = (source_host or source_admin.host, source_port or source_admin.port)
     target_at = (target_host or target_admin.host, target_port or target_admin.port)
+    # The local servers have no TLS: say so explicitly, since rotation otherwise
+    # insists on verified TLS for the master connection (docs/rotation.md).
     put_secret(
         client,
         stack.MASTER_SECRET_ID,
-        _db_secret(source_at, "pipeline_master", master_pw, "postgres"),
+        {**_db_secret(source_at, "pipeline_master", master_pw, "postgres"), "ssl": False},
     )
     put_secret(
         client,
