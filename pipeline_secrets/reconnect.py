@@ -78,11 +78,14 @@ class Candidate(Generic[C]):
 @dataclass(frozen=True)
 class Round(Generic[C]):
     """What one refresh found. ``keep_waiting``: a rotation is under way (or the
-    credentials just changed), so another round after a pause may succeed."""
+    credentials just changed), so another round after a pause may succeed.
+    ``retry_refused``: the next round may try again what was refused before (a pending
+    version refused before setSecret works after it)."""
 
     candidates: Sequence[Candidate[C]]
     keep_waiting: bool
     why: str = ""
+    retry_refused: bool = True
 
 
 class Candidates(Protocol[C]):
@@ -124,6 +127,7 @@ def retry_login(
             _reraise_clean(exc, secrets)
         attempts.append((first.label, "refused"))
         last: BaseException = exc
+    log.info("database refused the credentials of secret %r (%s); refreshing", name, first.label)
     tried = {first.key}
     round_number = 0
     while True:
@@ -154,7 +158,7 @@ def retry_login(
             ) from sanitized(last, secrets)
         pause = min(policy.backoff(round_number, rng), max(0.0, deadline - now))
         log.warning(
-            "database refused the credentials of %s (%s); retrying in %.1fs "
+            "database refused the credentials of secret %r (%s); retrying in %.1fs "
             "(%d refused so far, %.0fs of a %.0fs budget left)",
             name,
             found.why or "waiting for the credentials to change",
@@ -165,7 +169,8 @@ def retry_login(
         )
         clock.sleep(pause)
         round_number += 1
-        tried = set()  # a version refused before setSecret may work now
+        if found.retry_refused:
+            tried = set()
 
 
 def database_reason(exc: BaseException, secrets: Sequence[str] = ()) -> str:
