@@ -173,6 +173,23 @@ def retry_login(
             tried = set()
 
 
+class Once(Generic[C]):
+    """Candidates for an attempt that must not be repeated (an unstaged append): the
+    given credentials, no refresh; a refusal fails at once with the usual error."""
+
+    def __init__(self, value: C, *, key: str, label: str, secret: str | None = None) -> None:
+        self._candidate = Candidate(value, key, label, secret)
+
+    def first(self) -> Candidate[C]:
+        return self._candidate
+
+    def next_round(self) -> Round[C]:
+        return Round((), keep_waiting=False)
+
+    def succeeded(self, candidate: Candidate[C], refused: int) -> None:
+        pass
+
+
 def database_reason(exc: BaseException, secrets: Sequence[str] = ()) -> str:
     """The database's own message for ``exc``, redacted, on one line."""
     text = redact(str(exc), secrets)
