@@ -95,6 +95,19 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         for path in self._connection_paths(conn_id, team_name) or ():
             self.cache.invalidate(path)
 
+    def connection_rotation_pending(self, conn_id: str, team_name: str | None = None) -> bool:
+        """Whether the secret behind ``conn_id`` has an AWSPENDING version (read fresh):
+        a hook refused with an unchanged password keeps waiting only then."""
+        for path in self._connection_paths(conn_id, team_name) or ():
+            try:
+                self.cache.get(path, version_stage="AWSPENDING", force_refresh=True)
+            except SecretNotFoundError:
+                continue
+            except SecretError:
+                return True  # cannot tell: be patient rather than fail a rotation
+            return True
+        return False
+
     def _connection_paths(self, conn_id: str, team_name: str | None) -> list[str] | None:
         spec = self.options.connections.get(conn_id)
         if spec is not None and spec.get("secret_id"):

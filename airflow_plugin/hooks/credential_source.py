@@ -198,28 +198,36 @@ class ConnectionSource:
 class _ReResolved:
     """The connection as resolved, then re-resolved after each refusal.
 
-    A connection lookup cannot see AWSPENDING, so while the password stays the same
-    there may still be a rotation to wait for: keep re-resolving within the budget.
+    A connection lookup cannot see AWSPENDING; our secrets backend can: while the
+    password stays the same, keep re-resolving (within the budget) only if it reports a
+    rotation under way for this connection, else fail at once.
     """
 
     def __init__(self, source: ConnectionSource) -> None:
         self.source = source
+        self.seen: set[str] = set()
 
     @staticmethod
     def _candidate(conn: Connection, label: str) -> Candidate[Connection]:
         return Candidate(conn, password_key(conn.password), label, secret=conn.password)
 
     def first(self) -> Candidate[Connection]:
-        return self._candidate(self.source.current(), "connection as resolved")
+        candidate = self._candidate(self.source.current(), "connection as resolved")
+        self.seen.add(candidate.key)
+        return candidate
 
     def next_round(self) -> Round[Connection]:
         conn_id = self.source.template.conn_id
         _invalidate_backends(conn_id)
         conn = self.source._fetch()
+        candidate = self._candidate(conn, "re-resolved connection")
+        changed = candidate.key not in self.seen
+        self.seen.add(candidate.key)
         return Round(
-            [self._candidate(conn, "re-resolved connection")],
-            keep_waiting=True,
-            why="waiting for the connection's password to change",
+            [candidate],
+            # Unchanged and no rotation under way: the password is wrong, fail now.
+            keep_waiting=changed or _rotation_pending(conn_id),
+            why="rotation in progress: waiting for the connection's password to change",
             retry_refused=False,  # the same password again would only be refused again
         )
 
@@ -241,6 +249,20 @@ def _invalidate_backends(conn_id: str) -> None:
                 invalidate(conn_id)
             except Exception:  # best effort: the re-resolution still happens
                 log.debug("backend %s could not invalidate %r", type(backend).__name__, conn_id)
+
+
+def _rotation_pending(conn_id: str) -> bool:
+    """True when our secrets backend sees an AWSPENDING version behind ``conn_id``."""
+    from airflow_plugin.secrets_manager import SecretsManagerBackend
+
+    for backend in _loaded_backends():
+        if isinstance(backend, SecretsManagerBackend):
+            try:
+                if backend.connection_rotation_pending(conn_id):
+                    return True
+            except Exception:  # best effort, as for invalidation
+                log.debug("backend could not check a rotation of %r", conn_id)
+    return False
 
 
 def _loaded_backends() -> list[Any]:
