@@ -151,10 +151,14 @@ def retry_login(
             return result
         now = clock.monotonic()
         if not found.keep_waiting or now >= deadline:
+            reason = database_reason(last, secrets)
             if not found.keep_waiting:
-                attempts.append(("refresh", "nothing new and no rotation in progress"))
+                reason += (
+                    "\nno new version and no rotation in progress (no AWSPENDING): "
+                    "the credentials are wrong, not rotating"
+                )
             raise AuthenticationFailedError(
-                name, attempts, now - started, reason=database_reason(last, secrets)
+                name, attempts, now - started, reason=reason
             ) from sanitized(last, secrets)
         pause = min(policy.backoff(round_number, rng), max(0.0, deadline - now))
         log.warning(
