@@ -1,5 +1,8 @@
-"""From a ``pipeline_secrets_aws`` Airflow connection to the core's client settings and a
-shared cache per distinct setting (one cache, one reconnector per AWS account/endpoint)."""
+"""Which cache a hook reads through: our secrets backend's when Airflow has it configured
+and the hook names no AWS connection of its own; else, from a ``pipeline_secrets_aws``
+connection, the core's client settings (through ``pipeline_secrets.settings``'s one
+mapping) and a shared cache per distinct setting (one cache, one reconnector per AWS
+account/endpoint). The precedence is written once, in ``pipeline_secrets/settings.py``."""
 
 from __future__ import annotations
 
