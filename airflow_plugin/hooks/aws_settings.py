@@ -18,18 +18,6 @@ from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
 from pipeline_secrets.source import SecretsManagerSource
 
-# Connection extras read by ``settings_from_connection`` (also the form fields).
-SETTING_EXTRAS = (
-    "region_name",
-    "endpoint_url",
-    "profile_name",
-    "role_arn",
-    "aws_session_token",
-    "fallback_regions",
-    "verify",
-    "config_kwargs",
-)
-
 _lock = threading.Lock()
 _caches: dict[str, SecretCache] = {}
 _reconnectors: dict[tuple[int, float | None], Reconnector] = {}
