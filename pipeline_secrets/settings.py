@@ -120,13 +120,11 @@ def _looks_numeric(text: str) -> bool:
     return text.lower() not in {"nan", "inf", "-inf", "infinity", "-infinity"}
 
 
-# Other names the same setting goes by: CLI flags (argparse dests), the amazon provider's
-# AWS connection (login/password are the keys), the core's own field names.
+# Other names the same setting goes by: CLI flags (argparse dests), the core's own field
+# names. (An AWS connection's login/password are passed in as the key names.)
 _ALIASES = {
     "region": "region_name",
     "profile": "profile_name",
-    "login": "aws_access_key_id",
-    "password": "aws_secret_access_key",
     "role_arns": "role_arn",
     "fallback_region": "fallback_regions",
     "botocore_config": "config_kwargs",
@@ -154,8 +152,9 @@ CLIENT_SETTING_KEYS = frozenset(
 def client_settings(config: Mapping[str, Any] | None = None) -> ClientSettings:
     """The one mapping from user-facing AWS configuration to ``ClientSettings``.
 
-    ``config`` may be backend kwargs, an AWS connection's extras (plus ``login`` and
-    ``password`` for the keys), ``vars()`` of parsed CLI arguments, or nothing. Keys
+    ``config`` may be backend kwargs, an AWS connection's extras (plus its login and
+    password as ``aws_access_key_id`` / ``aws_secret_access_key``), ``vars()`` of
+    parsed CLI arguments, or nothing. Keys
     that are not AWS settings are ignored; ``None`` and ``""`` mean "not set", so the
     ``PIPELINE_SECRETS_*`` variables and then boto3's defaults apply. Strings from
     connection forms and environment variables are read as their owners mean them

@@ -32,7 +32,9 @@ def settings_from_connection(
     config = {k: v for k, v in config.items() if v not in (None, "")}
     if not config and not login and not password:
         return None
-    return core_settings.client_settings({**config, "login": login, "password": password})
+    return core_settings.client_settings(
+        {**config, "aws_access_key_id": login, "aws_secret_access_key": password}
+    )
 
 
 def loaded_backends() -> list[Any]:

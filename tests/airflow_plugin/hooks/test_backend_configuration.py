@@ -135,7 +135,7 @@ def test_hooks_read_through_the_backend_configuration(
                 "config_kwargs": '{"read_timeout": 3}',
                 "verify": "false",
                 "fallback_regions": "eu-central-1,us-east-2",
-                "login": "AKIDEXAMPLE",
+                "aws_access_key_id": "AKIDEXAMPLE",
             },
             {
                 "region_name": "eu-west-1",
