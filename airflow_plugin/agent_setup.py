@@ -63,9 +63,11 @@ def agent_source(
 
 
 def _starter(options: BackendOptions, prefixes: Sequence[str]) -> Callable[[], AgentClient | None]:
+    from airflow_plugin.session import client_settings
     from pipeline_secrets.agent.launcher import LaunchSpec, ensure_agent
 
     aws = options.aws
+    settings = client_settings(aws, options.fallback_regions, options.region_endpoint_urls)
     extra_env = {
         env: str(aws[key])
         for key, env in (
@@ -75,7 +77,6 @@ def _starter(options: BackendOptions, prefixes: Sequence[str]) -> Callable[[], A
         )
         if aws.get(key)
     }
-    role = aws.get("role_arn")
     spec = LaunchSpec(
         unix_socket=options.agent_address[5:]
         if options.agent_address and options.agent_address.startswith("unix:")
@@ -85,11 +86,11 @@ def _starter(options: BackendOptions, prefixes: Sequence[str]) -> Callable[[], A
         cache_ttl_seconds=options.cache_ttl_seconds,
         negative_ttl_seconds=options.negative_ttl_seconds,
         max_stale_seconds=options.max_stale_seconds,
-        region_name=aws.get("region_name"),
-        endpoint_url=aws.get("endpoint_url"),
-        profile_name=aws.get("profile_name"),
-        role_arns=(role,) if role else (),
-        fallback_regions=options.fallback_regions,
+        region_name=settings.region_name,
+        endpoint_url=settings.endpoint_url,
+        profile_name=settings.profile_name,
+        role_arns=settings.role_arns,
+        fallback_regions=settings.fallback_regions,
         extra_env=extra_env,
     )
 

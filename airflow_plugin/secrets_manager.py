@@ -28,7 +28,7 @@ from airflow_plugin.session import client_factory
 from pipeline_secrets.cache import CachePolicy, SecretCache
 from pipeline_secrets.errors import SecretError, SecretNotFoundError
 from pipeline_secrets.model import SecretValue, parse_json_object
-from pipeline_secrets.source import SecretsManagerSource
+from pipeline_secrets.source import SecretsManagerSource, SecretSource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,14 +89,24 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
 
     def invalidate_connection(self, conn_id: str, team_name: str | None = None) -> None:
         """Forget the cached copy of ``conn_id`` so that the next lookup fetches it fresh
-        (through an agent: with refreshNow). Our hooks call this after a database
-        refused the connection's password, then look the connection up again."""
-        source = self.cache.source
+        (through an agent: with refreshNow, see ``SecretCache.invalidate``). Our hooks
+        call this after a database refused the connection's password, then look the
+        connection up again."""
         for path in self._connection_paths(conn_id, team_name) or ():
             self.cache.invalidate(path)
-            request_refresh = getattr(source, "request_refresh", None)
-            if callable(request_refresh):
-                request_refresh(path)
+
+    def connection_rotation_pending(self, conn_id: str, team_name: str | None = None) -> bool:
+        """Whether the secret behind ``conn_id`` has an AWSPENDING version (read fresh):
+        a hook refused with an unchanged password keeps waiting only then."""
+        for path in self._connection_paths(conn_id, team_name) or ():
+            try:
+                self.cache.get(path, version_stage="AWSPENDING", force_refresh=True)
+            except SecretNotFoundError:
+                continue
+            except SecretError:
+                return True  # cannot tell: be patient rather than fail a rotation
+            return True
+        return False
 
     def _connection_paths(self, conn_id: str, team_name: str | None) -> list[str] | None:
         spec = self.options.connections.get(conn_id)
@@ -146,7 +156,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         direct = SecretsManagerSource(
             clients=client_factory(o.aws, o.fallback_regions, o.region_endpoint_urls)
         )
-        source: SecretsManagerSource = agent_source(o, direct, self._agent_prefixes()) or direct
+        source: SecretSource = agent_source(o, direct, self._agent_prefixes()) or direct
         policy = CachePolicy.create(
             ttl_seconds=o.cache_ttl_seconds,
             negative_ttl_seconds=o.negative_ttl_seconds,

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from pipeline_secrets import settings
 from pipeline_secrets.client import ClientFactory, ClientSettings
 
 CORE_ROLE_METHODS = (None, "", "assume_role")
@@ -24,20 +25,13 @@ def client_settings(
     fallback_regions: Sequence[str] = (),
     region_endpoint_urls: Mapping[str, str] | None = None,
 ) -> ClientSettings:
-    config = dict(aws.get("config_kwargs") or {})
-    return ClientSettings.create(
-        region_name=aws.get("region_name"),
-        endpoint_url=aws.get("endpoint_url"),
-        profile_name=aws.get("profile_name"),
-        aws_access_key_id=aws.get("aws_access_key_id"),
-        aws_secret_access_key=aws.get("aws_secret_access_key"),
-        aws_session_token=aws.get("aws_session_token"),
-        role_arn=aws.get("role_arn"),
-        assume_role_kwargs=aws.get("assume_role_kwargs"),
-        botocore_config=config,
-        verify=aws.get("verify"),
-        fallback_regions=tuple(fallback_regions) or None,
-        endpoint_urls_by_region=region_endpoint_urls,
+    """The backend's AWS kwargs through the core's one mapping (``settings.client_settings``)."""
+    return settings.client_settings(
+        {
+            **aws,
+            "fallback_regions": tuple(fallback_regions),
+            "region_endpoint_urls": dict(region_endpoint_urls or {}),
+        }
     )
 
 

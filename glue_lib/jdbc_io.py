@@ -25,11 +25,8 @@ from typing import Any
 from glue_lib.dialects import MODES, Dialect, dialect_for
 from glue_lib.driver_sql import committing, dbapi_connect, open_dbapi
 from glue_lib.options import jdbc_options
-from pipeline_secrets.classify import is_authentication_failure
 from pipeline_secrets.credentials import DatabaseCredentials
-from pipeline_secrets.errors import AuthenticationFailedError
-from pipeline_secrets.reconnect import Reconnector
-from pipeline_secrets.sanitize import sanitized
+from pipeline_secrets.reconnect import NO_RETRY, Once, Reconnector, retry_login
 
 log = logging.getLogger(__name__)
 
@@ -237,16 +234,13 @@ def _write_direct(
     # An append is run once: some tasks may have committed before the failure. Check the
     # credentials first (refreshing them if the database refuses), then write.
     creds = rec.connect(secret_id, lambda c: _probe(c), defaults=defaults)
-    try:
-        attempt(creds)
-    except Exception as exc:
-        if not is_authentication_failure(exc):
-            raise
-        raise AuthenticationFailedError(
-            secret_id,
-            [(f"version {creds.version_id or '?'}", "refused; an unstaged append is not re-run")],
-            time.monotonic() - started,
-        ) from sanitized(exc, [creds.password])
+    once = Once(
+        creds,
+        key=creds.version_id or "",
+        label=f"version {creds.version_id or '?'} (an unstaged append is not re-run)",
+        secret=creds.password,
+    )
+    retry_login(attempt, once, name=secret_id, policy=NO_RETRY, clock=rec.cache.clock)
     return WriteResult(table, mode, attempts, None, time.monotonic() - started)
 
 

@@ -1,25 +1,33 @@
 """The functional front door: module-level functions over one shared default cache.
 
 The default cache is created on first use from ``PIPELINE_SECRETS_*`` variables and
-boto3's own environment; :func:`configure` replaces it (tests, custom endpoints).
+boto3's own environment (``PIPELINE_SECRETS_AGENT_ADDRESS`` reads through a host agent,
+falling back to direct calls); :func:`configure` replaces it (tests, custom endpoints).
+Inside Airflow with our secrets backend configured, the hooks hand the backend's cache
+to :func:`adopt_default`, so this front door (and glue_lib) shares it unless
+:func:`configure` chose otherwise. The precedence is in ``pipeline_secrets.settings``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from pipeline_secrets import settings as _settings
 from pipeline_secrets.cache import CachePolicy, SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.credentials import DatabaseCredentials
 from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
-from pipeline_secrets.source import SecretsManagerSource
+from pipeline_secrets.source import SecretsManagerSource, SecretSource
 
 T = TypeVar("T")
 _lock = threading.Lock()
 _cache: SecretCache | None = None
 _reconnector: Reconnector | None = None
+_configured = False  # configure() was called: adopt_default() leaves the cache alone
+AGENT_TOKEN_VARIABLES = ("PIPELINE_SECRETS_AGENT_TOKEN", "AWS_TOKEN")
 
 
 def configure(
@@ -28,12 +36,55 @@ def configure(
     cache_policy: CachePolicy | None = None,
     reconnect_policy: ReconnectPolicy | None = None,
     cache: SecretCache | None = None,
+    agent_address: str | None = None,
+    agent_token: str | None = None,
 ) -> SecretCache:
-    """Replace the shared default cache (and reconnector). Returns the new cache."""
+    """Replace the shared default cache (and reconnector). Returns the new cache.
+
+    ``agent_address`` (else ``PIPELINE_SECRETS_AGENT_ADDRESS``): read through a host
+    agent (``http://127.0.0.1:2773`` or ``unix:/path``), direct calls when it is down;
+    its token: ``agent_token``, else ``PIPELINE_SECRETS_AGENT_TOKEN``, else ``AWS_TOKEN``.
+    """
+    global _cache, _reconnector, _configured
+    with _lock:
+        _cache = cache or SecretCache(
+            default_source(client_settings, agent_address, agent_token), policy=cache_policy
+        )
+        _reconnector = Reconnector(_cache, reconnect_policy)
+        _configured = True
+        return _cache
+
+
+def default_source(
+    client_settings: ClientSettings | None = None,
+    agent_address: str | None = None,
+    agent_token: str | None = None,
+) -> SecretSource:
+    """The direct source, wrapped by an agent source when an agent address is set."""
+    direct = SecretsManagerSource(client_settings)
+    address = _settings.resolve("agent_address", agent_address, None, str)
+    if not address:
+        return direct
+    from pipeline_secrets.agent.client import AgentClient, AgentSource
+
+    token = agent_token or next(
+        (os.environ[name] for name in AGENT_TOKEN_VARIABLES if os.environ.get(name)), None
+    )
+    return AgentSource(AgentClient(address, token), direct)
+
+
+def adopt_default(cache: SecretCache) -> SecretCache:
+    """Make ``cache`` the default, unless :func:`configure` chose one. Returns the default.
+
+    For integrations that own the process's configuration (our Airflow secrets backend):
+    their settings are explicit arguments, so they win over the environment.
+    """
     global _cache, _reconnector
     with _lock:
-        _cache = cache or SecretCache(SecretsManagerSource(client_settings), policy=cache_policy)
-        _reconnector = Reconnector(_cache, reconnect_policy)
+        if not _configured and _cache is not cache:
+            _cache = cache
+            _reconnector = None
+        assert _cache is not None
         return _cache
 
 
@@ -41,7 +92,7 @@ def default_cache() -> SecretCache:
     global _cache
     with _lock:
         if _cache is None:
-            _cache = SecretCache()
+            _cache = SecretCache(default_source())
         return _cache
 
 

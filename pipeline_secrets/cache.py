@@ -29,7 +29,7 @@ from pipeline_secrets.errors import (
     SecretThrottledError,
 )
 from pipeline_secrets.model import AWSCURRENT, BatchResult, SecretValue
-from pipeline_secrets.source import SecretsManagerSource
+from pipeline_secrets.source import SecretsManagerSource, SecretSource
 from pipeline_secrets.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -110,17 +110,22 @@ _ALL_CACHES: weakref.WeakSet[SecretCache] = weakref.WeakSet()
 
 
 class SecretCache:
-    """A thread-safe, fork-safe cache in front of a :class:`SecretsManagerSource`."""
+    """A thread-safe, fork-safe cache in front of a :class:`SecretSource`.
+
+    A fetch the caller forced (``force_refresh``, ``fetched_after``, or the first one
+    after :meth:`invalidate`) passes ``refresh=True`` to the source, so a source with a
+    cache of its own (the agent) refetches too.
+    """
 
     def __init__(
         self,
-        source: SecretsManagerSource | None = None,
+        source: SecretSource | None = None,
         *,
         policy: CachePolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
-        self.source = source or SecretsManagerSource()
+        self.source: SecretSource = source or SecretsManagerSource()
         self.stats: Stats = self.source.stats
         self.policy = policy or CachePolicy.create()
         self.clock = clock
@@ -131,6 +136,7 @@ class SecretCache:
         self._parsed: OrderedDict[tuple[str, str, Hashable], Any] = OrderedDict()
         self._listings: dict[str, tuple[float, frozenset[str]]] = {}
         self._fetch_seq = 0
+        self._stale_downstream: set[str] = set()  # invalidated ids: next fetch refreshes
         _ALL_CACHES.add(self)
         logfilter.install()  # keep values out of botocore's DEBUG wire logs
 
@@ -174,12 +180,23 @@ class SecretCache:
                     )
                 flight = self._flights.get(key)
                 leader = flight is None
+                refresh = False
                 if flight is None:
                     self._fetch_seq += 1
                     flight = _Flight(seq=self._fetch_seq)
                     self._flights[key] = flight
+                    # A caller's mark means "newer than what I saw": an agent's copy
+                    # may be older, so ask it to refetch as well.
+                    refresh = (
+                        force_refresh
+                        or fetched_after is not None
+                        or secret_id in self._stale_downstream
+                    )
+                    self._stale_downstream.discard(secret_id)
             if leader:
-                return self._fetch_as_leader(key, flight, had_entry=entry is not None)
+                return self._fetch_as_leader(
+                    key, flight, had_entry=entry is not None, refresh=refresh
+                )
             flight.done.wait()
             if fetched_after is not None and flight.seq <= fetched_after:
                 continue  # that fetch started too early for this caller
@@ -222,15 +239,17 @@ class SecretCache:
     def _within_stale(self, entry: _Entry, now: float) -> bool:
         return now <= entry.expires_at + self.policy.max_stale_seconds
 
-    def _fetch_as_leader(self, key: CacheKey, flight: _Flight, *, had_entry: bool) -> SecretValue:
+    def _fetch_as_leader(
+        self, key: CacheKey, flight: _Flight, *, had_entry: bool, refresh: bool
+    ) -> SecretValue:
         secret_id, stage, version_id = key
         try:
             value = self.source.get_secret_value(
-                secret_id, version_stage=stage, version_id=version_id
+                secret_id, version_stage=stage, version_id=version_id, refresh=refresh
             )
         except SecretError as exc:
             try:
-                result = self._on_failure(key, exc)
+                result = self._on_failure(key, exc, flight.seq)
             except BaseException as raised:
                 flight.error = raised
                 raise
@@ -258,16 +277,18 @@ class SecretCache:
         self._finish(key, flight)
         return value
 
-    def _on_failure(self, key: CacheKey, exc: SecretError) -> SecretValue:
-        """Record a failed fetch; return a stale value if allowed, else raise."""
+    def _on_failure(self, key: CacheKey, exc: SecretError, seq: int) -> SecretValue:
+        """Record a failed fetch; return a stale value if allowed, else raise.
+
+        ``seq`` is the failed fetch's own place in the fetch history (not the counter
+        now): a "not found" answered to a fetch that started before a caller's mark must
+        not satisfy that caller's ``fetched_after``."""
         with self._lock:
             now = self.clock.monotonic()
             entry = self._entries.get(key)
             if isinstance(exc, SecretNotFoundError):
                 ttl = self.policy.negative_ttl_seconds
-                self._store(
-                    key, _Entry(now, now + self._jitter(ttl), error=exc, fetch_seq=self._fetch_seq)
-                )
+                self._store(key, _Entry(now, now + self._jitter(ttl), error=exc, fetch_seq=seq))
                 self.stats.incr("misses" if entry is None else "refreshes")
                 raise exc
             self.stats.incr("errors")
@@ -297,7 +318,7 @@ class SecretCache:
             backoff = self._backoff(failures)
             self._store(
                 key,
-                _Entry(now, now + backoff, error=exc, failures=failures, fetch_seq=self._fetch_seq),
+                _Entry(now, now + backoff, error=exc, failures=failures, fetch_seq=seq),
             )
             raise exc
 
@@ -385,13 +406,18 @@ class SecretCache:
             )
 
     def invalidate(self, secret_id: str | None = None) -> None:
-        """Forget one secret (every stage and version), or everything."""
+        """Forget one secret (every stage and version), or everything.
+
+        The next fetch of an invalidated secret passes ``refresh=True`` to the source,
+        so an agent in between refetches it too (``refreshNow``)."""
         with self._lock:
             if secret_id is None:
+                self._stale_downstream.update(k[0] for k in self._entries)
                 self._entries.clear()
                 self._parsed.clear()
                 self._listings.clear()
                 return
+            self._stale_downstream.add(secret_id)
             for key in [k for k in self._entries if k[0] == secret_id]:
                 del self._entries[key]
 

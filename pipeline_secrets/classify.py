@@ -21,7 +21,10 @@ class FailureKind(enum.Enum):
 
 
 _AUTH_SQLSTATES = {"28P01", "28000"}
-_MYSQL_AUTH_CODES = {1044, 1045, 1698}
+_MYSQL_AUTH_CODES = {1045, 1698}
+# 1044 "Access denied for user ... to database": the login worked, a grant is missing.
+# New credentials will not fix it, so it is not a login failure (no refresh, no retry).
+_MYSQL_NOT_LOGIN_CODES = {1044}
 _ORACLE_AUTH_CODES = {1017}
 _SQLSERVER_AUTH_CODES = {18456}
 
@@ -33,7 +36,7 @@ _AUTH_PATTERNS = re.compile(
             r"SQLState:? ?28P01",
             r"SQLSTATE\[28000\]",
             r"\bFATAL:\s+no pg_hba\.conf entry",
-            r"Access denied for user",
+            r"Access denied for user (?![^\n]*\bto database\b)",
             r"\(1045\)|\b1045\b.*access denied",
             r"ORA-01017",
             r"Login failed for user",
@@ -122,6 +125,8 @@ def _classify_one(err: BaseException) -> FailureKind | None:
     if number is not None:
         if number in _MYSQL_AUTH_CODES | _ORACLE_AUTH_CODES | _SQLSERVER_AUTH_CODES:
             return FailureKind.AUTHENTICATION
+        if number in _MYSQL_NOT_LOGIN_CODES:
+            return FailureKind.OTHER
         if number in _MYSQL_NETWORK_CODES:
             return FailureKind.NETWORK
     if isinstance(err, (ConnectionError, socket.timeout, TimeoutError, socket.gaierror)):

@@ -64,7 +64,8 @@ class AuthenticationFailedError(SecretError):
     """The database kept refusing the credentials after every refresh we tried.
 
     ``attempts`` lists what was tried, as ``(stage or version label, outcome)`` pairs,
-    without values.
+    without values. ``reason``, when given, is the database's own (sanitized) message
+    and becomes the first line.
     """
 
     def __init__(
@@ -72,12 +73,15 @@ class AuthenticationFailedError(SecretError):
         secret_id: str,
         attempts: Sequence[tuple[str, str]],
         elapsed_seconds: float,
+        *,
+        reason: str | None = None,
     ) -> None:
         tried = "; ".join(f"{label}: {outcome}" for label, outcome in attempts) or "nothing"
-        super().__init__(
+        summary = (
             f"database refused the credentials of secret {secret_id!r} after "
-            f"{len(attempts)} attempt(s) in {elapsed_seconds:.1f}s (tried {tried})",
-            secret_id=secret_id,
+            f"{len(attempts)} attempt(s) in {elapsed_seconds:.1f}s (tried {tried})"
         )
+        super().__init__(f"{reason}\n{summary}" if reason else summary, secret_id=secret_id)
         self.attempts = list(attempts)
         self.elapsed_seconds = elapsed_seconds
+        self.reason = reason

@@ -1,6 +1,9 @@
-"""Calls to Secrets Manager, with AWS errors mapped to ours and replica-region failover.
+"""Where secret values come from: the :class:`SecretSource` protocol, and the direct source.
 
-This is the only module that talks to the service. It caches nothing; see ``cache``.
+:class:`SecretsManagerSource` is the only class that talks to the service (AWS errors
+mapped to ours, replica-region failover); it caches nothing (see ``cache``). Other
+sources (the host agent, :mod:`pipeline_secrets.agent.client`) implement the same
+protocol by wrapping a fallback source.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -39,6 +42,39 @@ _THROTTLING_CODES = {
 }
 
 
+@runtime_checkable
+class SecretSource(Protocol):
+    """What a :class:`~pipeline_secrets.cache.SecretCache` reads from.
+
+    ``refresh=True`` means "a value you may have cached is known to be stale" (a
+    forced refresh, a refused password): a source with its own cache (the agent) must
+    bypass it. The direct source always calls Secrets Manager and ignores it.
+    """
+
+    stats: Stats
+
+    def get_secret_value(
+        self,
+        secret_id: str,
+        *,
+        version_stage: str | None = None,
+        version_id: str | None = None,
+        refresh: bool = False,
+    ) -> SecretValue: ...
+
+    def batch_get(
+        self, secret_ids: Sequence[str] | None = None, *, name_prefix: str | None = None
+    ) -> BatchResult: ...
+
+    def describe_secret(self, secret_id: str) -> dict[str, Any]: ...
+
+    def list_secrets(self, name_prefix: str | None = None) -> Iterator[dict[str, Any]]: ...
+
+    def client(self, region: str | None = None) -> Any:
+        """The boto3 client for calls no source wraps (writes, rotation, version lists)."""
+        ...
+
+
 class SecretsManagerSource:
     """Fetches secrets; maps AWS errors to ours; tries fallback regions on outages."""
 
@@ -59,8 +95,11 @@ class SecretsManagerSource:
         *,
         version_stage: str | None = None,
         version_id: str | None = None,
+        refresh: bool = False,
     ) -> SecretValue:
-        """One GetSecretValue. Without stage or id, asks for AWSCURRENT explicitly."""
+        """One GetSecretValue. Without stage or id, asks for AWSCURRENT explicitly.
+
+        ``refresh`` changes nothing here: every call goes to Secrets Manager."""
         request: dict[str, Any] = {"SecretId": secret_id}
         if version_id:
             request["VersionId"] = version_id
@@ -69,6 +108,9 @@ class SecretsManagerSource:
             request["VersionStage"] = version_stage or AWSCURRENT
         response = self._call("GetSecretValue", secret_id, lambda c: c.get_secret_value(**request))
         return secret_value_from_response(secret_id, response)
+
+    def client(self, region: str | None = None) -> Any:
+        return self.clients.client(region)
 
     def describe_secret(self, secret_id: str) -> dict[str, Any]:
         return dict(

@@ -1,5 +1,8 @@
-"""From a ``pipeline_secrets_aws`` Airflow connection to the core's client settings and a
-shared cache per distinct setting (one cache, one reconnector per AWS account/endpoint)."""
+"""Which cache a hook reads through: our secrets backend's when Airflow has it configured
+and the hook names no AWS connection of its own; else, from a ``pipeline_secrets_aws``
+connection, the core's client settings (through ``pipeline_secrets.settings``'s one
+mapping) and a shared cache per distinct setting (one cache, one reconnector per AWS
+account/endpoint). The precedence is written once, in ``pipeline_secrets/settings.py``."""
 
 from __future__ import annotations
 
@@ -9,22 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline_secrets import api
+from pipeline_secrets import settings as core_settings
 from pipeline_secrets.cache import CachePolicy, SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
 from pipeline_secrets.source import SecretsManagerSource
-
-# Connection extras read by ``settings_from_connection`` (also the form fields).
-SETTING_EXTRAS = (
-    "region_name",
-    "endpoint_url",
-    "profile_name",
-    "role_arn",
-    "aws_session_token",
-    "fallback_regions",
-    "verify",
-    "config_kwargs",
-)
 
 _lock = threading.Lock()
 _caches: dict[str, SecretCache] = {}
@@ -34,34 +26,53 @@ _reconnectors: dict[tuple[int, float | None], Reconnector] = {}
 def settings_from_connection(
     login: str | None, password: str | None, extra: Mapping[str, Any]
 ) -> ClientSettings | None:
-    """Client settings from a connection's fields; None when it sets nothing (defaults)."""
-    given = {k: extra[k] for k in SETTING_EXTRAS if extra.get(k) not in (None, "")}
-    if not given and not login and not password:
+    """Client settings from a connection's fields (through the core's one mapping,
+    ``pipeline_secrets.settings.client_settings``); None when it sets nothing."""
+    config = {k: v for k, v in extra.items() if k in core_settings.CLIENT_SETTING_KEYS}
+    config = {k: v for k, v in config.items() if v not in (None, "")}
+    if not config and not login and not password:
         return None
-    config = given.get("config_kwargs")
-    if isinstance(config, str):
-        config = json.loads(config)
-    verify = given.get("verify")
-    if isinstance(verify, str) and verify.lower() in {"true", "false"}:
-        verify = verify.lower() == "true"
-    return ClientSettings.create(
-        region_name=given.get("region_name"),
-        endpoint_url=given.get("endpoint_url"),
-        profile_name=given.get("profile_name"),
-        aws_access_key_id=login or None,
-        aws_secret_access_key=password or None,
-        aws_session_token=given.get("aws_session_token"),
-        role_arn=given.get("role_arn"),
-        fallback_regions=given.get("fallback_regions"),
-        verify=verify,
-        botocore_config=config,
+    return core_settings.client_settings(
+        {**config, "aws_access_key_id": login, "aws_secret_access_key": password}
     )
 
 
+def loaded_backends() -> list[Any]:
+    """The secrets backends Airflow has configured in this process (loaded once by Airflow)."""
+    try:
+        from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
+
+        return list(ensure_secrets_backend_loaded())
+    except ImportError:
+        pass
+    try:
+        from airflow.configuration import ensure_secrets_loaded  # Airflow 2
+
+        return list(ensure_secrets_loaded())
+    except ImportError:
+        return []
+
+
+def default_cache() -> SecretCache:
+    """What a hook without its own AWS connection reads through.
+
+    Our secrets backend's cache (its AWS settings, TTLs and agent) when Airflow has it
+    configured; the core front door then adopts it too, so glue_lib's helpers in the
+    same task share it. Else the core default cache (``PIPELINE_SECRETS_*``, boto3).
+    """
+    from airflow_plugin.secrets_manager import SecretsManagerBackend
+
+    for backend in loaded_backends():
+        if isinstance(backend, SecretsManagerBackend):
+            return api.adopt_default(backend.cache)
+    return api.default_cache()
+
+
 def shared_cache(settings: ClientSettings | None, ttl_seconds: float | None = None) -> SecretCache:
-    """The core default cache for default settings, else one cache per distinct setting."""
+    """The default cache (see :func:`default_cache`) when the connection sets nothing,
+    else one cache per distinct setting."""
     if settings is None and ttl_seconds is None:
-        return api.default_cache()
+        return default_cache()
     key = _settings_key(settings, ttl_seconds)
     with _lock:
         cache = _caches.get(key)

@@ -6,11 +6,13 @@
   window between setSecret and finishSecret, back off within a time budget.
 * :class:`ConnectionSource`: an Airflow connection resolved by id through whatever
   secrets backends are configured. On an authentication failure it asks backends that
-  offer ``invalidate_connection(conn_id)`` to drop their cached copy, then re-resolves
-  the connection, within the same time budget, until the password changes and works.
+  offer ``invalidate_connection(conn_id)`` to drop their cached copy (ours then asks
+  its agent to refetch too), then re-resolves the connection, within the same time
+  budget, until the password changes and works.
 
-Both register every password they hand out with Airflow's secrets masker. Errors
-other than authentication failures are raised at once, unchanged.
+Both go through the core's one retry loop (``pipeline_secrets.reconnect.retry_login``)
+and register every password they hand out with Airflow's secrets masker. Errors other
+than authentication failures are raised at once (sanitized when they quote a password).
 """
 
 from __future__ import annotations
@@ -24,13 +26,18 @@ from typing import Any, Protocol, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseHook, Connection
 
+from airflow_plugin.hooks.aws_settings import loaded_backends
 from airflow_plugin.hooks.masking import mask_credentials, mask_text
-from pipeline_secrets.classify import is_authentication_failure
 from pipeline_secrets.clock import SYSTEM_CLOCK, Clock
 from pipeline_secrets.credentials import DatabaseCredentials
-from pipeline_secrets.errors import AuthenticationFailedError
-from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
-from pipeline_secrets.sanitize import sanitized
+from pipeline_secrets.reconnect import (
+    Candidate,
+    Reconnector,
+    ReconnectPolicy,
+    Round,
+    password_key,
+    retry_login,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -177,44 +184,60 @@ class ConnectionSource:
         return self._fetch()
 
     def connect(self, open_: Callable[[Connection], T]) -> T:
-        conn = self.current()
-        tried = {conn.password or ""}
-        try:
-            return open_(conn)
-        except Exception as exc:
-            if not is_authentication_failure(exc):
-                raise
-            last: BaseException = exc
-        conn_id = self.template.conn_id
-        log.info("database refused the credentials of connection %r; re-resolving it", conn_id)
-        started = self.clock.monotonic()
-        deadline = started + self.policy.budget_seconds
-        attempts: list[tuple[str, str]] = [("connection as resolved", "refused")]
-        round_number = 0
-        while True:
-            _invalidate_backends(conn_id)
-            conn = self._fetch()
-            password = conn.password or ""
-            if password not in tried:
-                tried.add(password)
-                try:
-                    result = open_(conn)
-                except Exception as exc:
-                    if not is_authentication_failure(exc):
-                        raise
-                    attempts.append(("re-resolved connection", "refused"))
-                    last = exc
-                else:
-                    self._latest = conn
-                    log.info("connected with the re-resolved connection %r", conn_id)
-                    return result
-            now = self.clock.monotonic()
-            if now >= deadline:
-                raise AuthenticationFailedError(
-                    f"connection:{conn_id}", attempts, now - started
-                ) from sanitized(last, tried)
-            self.clock.sleep(min(self.policy.backoff(round_number, self._rng), deadline - now))
-            round_number += 1
+        """``open_(connection)`` through the core retry loop (sanitized re-raises)."""
+        return retry_login(
+            open_,
+            _ReResolved(self),
+            name=f"connection:{self.template.conn_id}",
+            policy=self.policy,
+            clock=self.clock,
+            rng=self._rng,
+        )
+
+
+class _ReResolved:
+    """The connection as resolved, then re-resolved after each refusal.
+
+    A connection lookup cannot see AWSPENDING; our secrets backend can: while the
+    password stays the same, keep re-resolving (within the budget) only if it reports a
+    rotation under way for this connection, else fail at once.
+    """
+
+    def __init__(self, source: ConnectionSource) -> None:
+        self.source = source
+        self.seen: set[str] = set()
+
+    @staticmethod
+    def _candidate(conn: Connection, label: str) -> Candidate[Connection]:
+        return Candidate(conn, password_key(conn.password), label, secret=conn.password)
+
+    def first(self) -> Candidate[Connection]:
+        candidate = self._candidate(self.source.current(), "connection as resolved")
+        self.seen.add(candidate.key)
+        return candidate
+
+    def next_round(self) -> Round[Connection]:
+        conn_id = self.source.template.conn_id
+        _invalidate_backends(conn_id)
+        conn = self.source._fetch()
+        candidate = self._candidate(conn, "re-resolved connection")
+        changed = candidate.key not in self.seen
+        self.seen.add(candidate.key)
+        return Round(
+            [candidate],
+            # Unchanged and no rotation under way: the password is wrong, fail now.
+            keep_waiting=changed or _rotation_pending(conn_id),
+            why="rotation in progress: waiting for the connection's password to change",
+            retry_refused=False,  # the same password again would only be refused again
+        )
+
+    def succeeded(self, candidate: Candidate[Connection], refused: int) -> None:
+        self.source._latest = candidate.value
+        log.info(
+            "connected with the re-resolved connection %r after %d refused attempt(s)",
+            self.source.template.conn_id,
+            refused,
+        )
 
 
 def _invalidate_backends(conn_id: str) -> None:
@@ -228,16 +251,19 @@ def _invalidate_backends(conn_id: str) -> None:
                 log.debug("backend %s could not invalidate %r", type(backend).__name__, conn_id)
 
 
+def _rotation_pending(conn_id: str) -> bool:
+    """True when our secrets backend sees an AWSPENDING version behind ``conn_id``."""
+    from airflow_plugin.secrets_manager import SecretsManagerBackend
+
+    for backend in _loaded_backends():
+        if isinstance(backend, SecretsManagerBackend):
+            try:
+                if backend.connection_rotation_pending(conn_id):
+                    return True
+            except Exception:  # best effort, as for invalidation
+                log.debug("backend could not check a rotation of %r", conn_id)
+    return False
+
+
 def _loaded_backends() -> list[Any]:
-    try:
-        from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
-
-        return list(ensure_secrets_backend_loaded())
-    except ImportError:
-        pass
-    try:
-        from airflow.configuration import ensure_secrets_loaded  # Airflow 2
-
-        return list(ensure_secrets_loaded())
-    except ImportError:
-        return []
+    return loaded_backends()

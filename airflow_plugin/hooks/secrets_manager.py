@@ -31,7 +31,9 @@ class SecretsManagerHook(BaseHook):
 
     :param aws_conn_id: a ``pipeline_secrets_aws`` connection (region, endpoint, role,
         keys, cache TTL). ``None``, or the default id when no such connection exists:
-        the environment's AWS settings and the process-wide default cache.
+        the cache of our secrets backend when Airflow has it configured (its AWS
+        settings and agent), else the environment's settings and the process-wide
+        default cache (precedence: ``pipeline_secrets/settings.py``).
     """
 
     conn_name_attr = "aws_conn_id"
@@ -62,7 +64,7 @@ class SecretsManagerHook(BaseHook):
 
     def client(self, region: str | None = None) -> Any:
         """The boto3 Secrets Manager client behind the cache."""
-        return self.cache.source.clients.client(region)
+        return self.cache.source.client(region)
 
     def _settings(self) -> tuple[ClientSettings | None, float | None, float | None]:
         """(client settings, cache TTL, reconnect budget) from the connection."""

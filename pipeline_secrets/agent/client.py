@@ -1,9 +1,9 @@
 """Reading secrets through an agent (ours or AWS's Secrets Manager Agent).
 
-:class:`AgentSource` is a drop-in :class:`SecretsManagerSource`: single lookups go to
-the agent; when the agent cannot be reached they go straight to Secrets Manager (and
-the agent is not tried again for ``retry_after_seconds``). Batch and listing calls
-always go direct.
+:class:`AgentSource` is a :class:`~pipeline_secrets.source.SecretSource` that wraps a
+fallback source (normally the direct one): single lookups go to the agent; when the
+agent cannot be reached they go to the fallback (and the agent is not tried again for
+``retry_after_seconds``). Batch, describe and listing calls always go to the fallback.
 """
 
 from __future__ import annotations
@@ -14,18 +14,15 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from pipeline_secrets.agent import protocol
 from pipeline_secrets.errors import SecretServiceUnavailableError
-from pipeline_secrets.model import SecretValue
-from pipeline_secrets.source import (
-    SecretsManagerSource,
-    map_error_code,
-    secret_value_from_response,
-)
+from pipeline_secrets.model import BatchResult, SecretValue
+from pipeline_secrets.source import SecretSource, map_error_code, secret_value_from_response
+from pipeline_secrets.stats import Stats
 
 log = logging.getLogger(__name__)
 
@@ -146,32 +143,30 @@ class AgentClient:
         return dict(json.loads(body))
 
 
-class AgentSource(SecretsManagerSource):
-    """Single lookups through the agent, direct calls when it is down."""
+class AgentSource:
+    """A :class:`SecretSource`: single lookups through the agent, the fallback source
+    when the agent is down; batch, describe and listing calls go to the fallback.
+
+    A lookup with ``refresh=True`` (a forced refresh, a refused password) asks the
+    agent to refetch (``refreshNow=true``) instead of serving its cached copy.
+    """
 
     def __init__(
         self,
         agent: AgentClient,
-        direct: SecretsManagerSource,
+        fallback: SecretSource,
         *,
         retry_after_seconds: float = 30.0,
         on_unavailable: Callable[[], AgentClient | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        # Share the direct source's clients and counters.
-        super().__init__(clients=direct.clients, stats=direct.stats)
         self.agent = agent
-        self.direct = direct
+        self.fallback = fallback
+        self.stats: Stats = fallback.stats  # one set of counters for both paths
         self.retry_after_seconds = retry_after_seconds
         self._on_unavailable = on_unavailable
         self._clock = clock
         self._down_until = 0.0
-        self._refresh_next: set[str] = set()
-
-    def request_refresh(self, secret_id: str) -> None:
-        """Make the next lookup of ``secret_id`` ask the agent to refetch it (refreshNow),
-        e.g. after a database refused the password the agent served."""
-        self._refresh_next.add(secret_id)
 
     def get_secret_value(
         self,
@@ -179,10 +174,9 @@ class AgentSource(SecretsManagerSource):
         *,
         version_stage: str | None = None,
         version_id: str | None = None,
+        refresh: bool = False,
     ) -> SecretValue:
         if self._clock() >= self._down_until:
-            refresh = secret_id in self._refresh_next
-            self._refresh_next.discard(secret_id)
             try:
                 value = self._via_agent(secret_id, version_stage, version_id, refresh)
             except AgentUnavailableError as exc:
@@ -197,9 +191,23 @@ class AgentSource(SecretsManagerSource):
             else:
                 self.stats.incr("agent_hits")
                 return value
-        return self.direct.get_secret_value(
-            secret_id, version_stage=version_stage, version_id=version_id
+        return self.fallback.get_secret_value(
+            secret_id, version_stage=version_stage, version_id=version_id, refresh=refresh
         )
+
+    def batch_get(
+        self, secret_ids: Sequence[str] | None = None, *, name_prefix: str | None = None
+    ) -> BatchResult:
+        return self.fallback.batch_get(secret_ids, name_prefix=name_prefix)
+
+    def describe_secret(self, secret_id: str) -> dict[str, Any]:
+        return self.fallback.describe_secret(secret_id)
+
+    def list_secrets(self, name_prefix: str | None = None) -> Iterator[dict[str, Any]]:
+        return self.fallback.list_secrets(name_prefix)
+
+    def client(self, region: str | None = None) -> Any:
+        return self.fallback.client(region)
 
     def _via_agent(
         self,

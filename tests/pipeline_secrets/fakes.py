@@ -17,6 +17,7 @@ class FakeSource:
         self.pending: dict[str, tuple[str, str]] = {}
         self.fail_with: SecretError | None = None
         self.calls = 0
+        self.refreshes: list[bool] = []  # the refresh flag of every call, in order
         self.gate: threading.Event | None = None  # blocks fetches while set-able
         self.on_call: Callable[[], None] | None = None
         self._lock = threading.Lock()
@@ -25,10 +26,16 @@ class FakeSource:
         self.values[secret_id] = (version, value)
 
     def get_secret_value(
-        self, secret_id: str, *, version_stage: str | None = None, version_id: str | None = None
+        self,
+        secret_id: str,
+        *,
+        version_stage: str | None = None,
+        version_id: str | None = None,
+        refresh: bool = False,
     ) -> SecretValue:
         with self._lock:
             self.calls += 1
+            self.refreshes.append(refresh)
         self.stats.api_call("GetSecretValue")
         if self.on_call:
             self.on_call()

@@ -33,3 +33,34 @@ def test_core_imports_no_framework_or_driver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_front_door_reads_through_an_agent_from_the_environment(  # type: ignore[no-untyped-def]
+    moto, put_secret, monkeypatch
+) -> None:
+    from pipeline_secrets import api
+    from pipeline_secrets.agent.client import AgentSource
+    from pipeline_secrets.cache import SecretCache
+    from pipeline_secrets.source import SecretsManagerSource
+    from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
+
+    put_secret("api/agent", "through-the-agent")
+    agent = Agent(SecretCache(SecretsManagerSource()), AgentConfig(port=0, token="api-token"))
+    agent.start_in_thread()
+    try:
+        monkeypatch.setenv("PIPELINE_SECRETS_AGENT_ADDRESS", f"http://127.0.0.1:{agent.port}")
+        monkeypatch.setenv("PIPELINE_SECRETS_AGENT_TOKEN", "api-token")
+        cache = ps.configure()
+        assert isinstance(cache.source, AgentSource)
+        assert ps.get_secret("api/agent") == "through-the-agent"
+        assert ps.stats()["agent_hits"] == 1
+        assert agent.cache.stats.snapshot()["api_calls"] == {"GetSecretValue": 1}
+        # A cache an integration adopts (our Airflow backend's) does not replace one
+        # chosen with configure(); a lazily created default it does replace.
+        other = SecretCache(SecretsManagerSource())
+        assert api.adopt_default(other) is cache
+        monkeypatch.setattr(api, "_configured", False)
+        assert api.adopt_default(other) is other and api.default_cache() is other
+    finally:
+        agent.stop()
+        ps.configure()

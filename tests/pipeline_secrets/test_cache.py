@@ -263,3 +263,50 @@ def test_fork_child_builds_its_own_client(moto, put_secret):  # type: ignore[no-
     answer = os.read(read, 1)
     os.waitpid(pid, 0)
     assert answer == b"1"
+
+
+def test_only_forced_fetches_ask_the_source_to_refresh() -> None:
+    """TTL expiry may be answered by an agent's cache; a forced fetch may not."""
+    cache, source, clock = make()
+    source.put("s", "v1", "one")
+    cache.get("s")  # miss
+    clock.advance(61)
+    cache.get("s")  # TTL expired: an ordinary refetch
+    cache.get("s", force_refresh=True)
+    mark = cache.mark()
+    cache.get("s", fetched_after=mark)  # a reconnect: newer than what was refused
+    cache.invalidate("s")
+    cache.get("s")  # the first lookup after invalidate (the backend after a refused login)
+    cache.get("s")  # then a plain hit again
+    assert source.refreshes == [False, False, True, True, True]
+    assert source.calls == 5
+
+
+def test_a_not_found_from_an_older_fetch_does_not_satisfy_a_later_mark() -> None:
+    """A "not found" is stamped with its own fetch, not with the counter at its end."""
+    cache, source, _clock = make()
+    gate = threading.Event()
+    source.gate = gate
+    started = threading.Event()
+    source.on_call = started.set
+    errors: list[BaseException] = []
+
+    def slow_miss() -> None:
+        try:
+            cache.get("p", version_stage="AWSPENDING")
+        except SecretNotFoundError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=slow_miss)
+    worker.start()
+    assert started.wait(5)
+    mark = cache.mark()  # a caller refused after that fetch started
+    source.put("other", "v1", "x")
+    source.gate = None
+    cache.get("other")  # another fetch moves the counter on meanwhile
+    gate.set()
+    worker.join(5)
+    assert errors
+    source.pending["p"] = ("v9", "pending-value")
+    value = cache.get("p", version_stage="AWSPENDING", fetched_after=mark)
+    assert value.version_id == "v9"

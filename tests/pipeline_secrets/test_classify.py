@@ -92,6 +92,36 @@ def test_pymysql_wrong_password_and_refused(maria_user) -> None:  # type: ignore
     assert classify_failure(down) is FailureKind.NETWORK
 
 
+def test_mysql_no_access_to_a_database_is_not_a_login_failure(maria_user) -> None:  # type: ignore[no-untyped-def]
+    """1044: the password was right, a grant is missing; new credentials cannot help."""
+    import pymysql
+    import sqlalchemy
+
+    u = maria_user()
+    other = maria_user()  # a database this user was never granted
+    denied = fail(
+        lambda: pymysql.connect(
+            host=u["host"],
+            port=u["port"],
+            user=u["username"],
+            password=u["password"],
+            database=other["dbname"],
+        )
+    )
+    assert denied.args[0] == 1044
+    assert classify_failure(denied) is FailureKind.OTHER
+    url = sqlalchemy.engine.URL.create(
+        "mysql+pymysql",
+        username=u["username"],
+        password=u["password"],
+        host=u["host"],
+        port=u["port"],
+        database=other["dbname"],
+    )
+    wrapped = fail(lambda: sqlalchemy.create_engine(url).connect())
+    assert classify_failure(wrapped) is FailureKind.OTHER  # the message text alone too
+
+
 def test_sqlalchemy_wraps_the_driver_error(pg_user) -> None:  # type: ignore[no-untyped-def]
     import sqlalchemy as sa
 

@@ -115,3 +115,78 @@ def test_not_found_does_not_fail_over(moto):  # type: ignore[no-untyped-def]
     with pytest.raises(SecretNotFoundError):
         source.get_secret_value("nowhere")
     assert source.stats.api_calls() == 1
+
+
+# -- the SecretSource protocol: the direct source and the agent source -----------------------
+TOKEN = "source-test-token"
+
+
+@pytest.fixture
+def agent_process(moto):  # type: ignore[no-untyped-def]
+    """A real agent (``pipeline-secrets agent``) in its own process, reading from moto."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipeline_secrets.agent.client import AgentClient
+
+    port = free_port()
+    env = {**os.environ, **moto.env(), "PIPELINE_SECRETS_AGENT_TOKEN": TOKEN}
+    cmd = [sys.executable, "-m", "pipeline_secrets.tools", "agent", "--port", str(port)]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not AgentClient(address, TOKEN).ping():
+        assert time.monotonic() < deadline, "the agent did not start"
+        assert process.poll() is None, "the agent exited"
+        time.sleep(0.1)
+    yield address
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=10)
+
+
+def test_both_sources_implement_the_protocol(moto) -> None:  # type: ignore[no-untyped-def]
+    from pipeline_secrets.agent.client import AgentClient, AgentSource
+    from pipeline_secrets.source import SecretSource
+
+    direct = make_source(moto)
+    agent = AgentSource(AgentClient("unix:/nonexistent"), direct)
+    assert isinstance(direct, SecretSource) and isinstance(agent, SecretSource)
+    assert not isinstance(agent, SecretsManagerSource)  # it wraps one, it is not one
+    assert agent.client() is direct.client()  # writes go to the wrapped source's client
+
+
+def test_forced_refresh_through_an_agent_sends_refresh_now(  # type: ignore[no-untyped-def]
+    moto, put_secret, agent_process
+) -> None:
+    """Every fetch the cache is forced to make (force_refresh, a reconnect's
+    fetched_after, the first lookup after invalidate) reaches Secrets Manager through
+    the agent: the agent was told refreshNow=true instead of serving its cached copy."""
+    from pipeline_secrets.agent.client import AgentClient, AgentSource
+    from pipeline_secrets.cache import CachePolicy, SecretCache
+
+    put_secret("db/through-agent", "value-1")
+    source = AgentSource(AgentClient(agent_process, TOKEN), make_source(moto))
+    cache = SecretCache(source, policy=CachePolicy(ttl_seconds=3600))
+    assert cache.get("db/through-agent").text() == "value-1"
+    moto.reset_counts()
+    for round_number in range(2, 10):  # 8 forced refreshes, each after a new version
+        put_secret("db/through-agent", f"value-{round_number}")
+        if round_number % 3 == 0:
+            value = cache.get("db/through-agent", fetched_after=cache.mark())
+        elif round_number % 3 == 1:
+            cache.invalidate("db/through-agent")
+            value = cache.get("db/through-agent")
+        else:
+            value = cache.get("db/through-agent", force_refresh=True)
+        assert value.text() == f"value-{round_number}"
+    # Each of the 8 reached moto through the agent (its own cache would have answered
+    # without a call had refreshNow been false); nothing went around the agent.
+    assert moto.calls["GetSecretValue"] == 8
+    stats = cache.stats.snapshot()
+    assert stats.get("agent_hits") == 9 and not stats.get("agent_unavailable")
+    # An ordinary lookup within the TTL costs nothing anywhere.
+    assert cache.get("db/through-agent").text() == "value-9"
+    assert moto.calls["GetSecretValue"] == 8

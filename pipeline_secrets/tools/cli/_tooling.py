@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from pipeline_secrets import settings
 from pipeline_secrets.client import ClientSettings
 
 EXIT_OK = 0
@@ -23,12 +24,8 @@ def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def client_settings(args: argparse.Namespace) -> ClientSettings:
-    return ClientSettings.create(
-        region_name=args.region,
-        endpoint_url=args.endpoint_url,
-        profile_name=args.profile,
-        role_arn=args.role_arn,
-    )
+    """The AWS flags through the core's one mapping (``pipeline_secrets.settings``)."""
+    return settings.client_settings(vars(args))
 
 
 class Progress:

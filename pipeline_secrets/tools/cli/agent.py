@@ -61,17 +61,11 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from pipeline_secrets.cache import CachePolicy, SecretCache
-    from pipeline_secrets.client import ClientSettings
+    from pipeline_secrets.settings import client_settings
     from pipeline_secrets.source import SecretsManagerSource
     from pipeline_secrets.tools.agent_server.server import AddressInUseError, Agent, AgentConfig
 
-    settings = ClientSettings.create(
-        region_name=args.region,
-        endpoint_url=args.endpoint_url,
-        profile_name=args.profile,
-        role_arn=args.role_arn or None,
-        fallback_regions=args.fallback_region or None,
-    )
+    settings = client_settings(vars(args))
     policy = CachePolicy.create(
         ttl_seconds=args.ttl_seconds,
         negative_ttl_seconds=args.negative_ttl_seconds,

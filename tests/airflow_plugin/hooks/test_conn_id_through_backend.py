@@ -56,3 +56,52 @@ def test_conn_id_survives_a_finished_rotation(
     started = time.monotonic()
     assert PostgresSecretsHook(postgres_conn_id="pg_rot").get_first("SELECT 2") == (2,)
     assert time.monotonic() - started < 10  # re-resolved at once, not after the cache TTL
+
+
+def test_conn_id_wrong_password_fails_fast(
+    backend: SecretsManagerBackend, put_secret: Any, pg_user: Any, secret_value: Any
+) -> None:
+    from pipeline_secrets.errors import AuthenticationFailedError
+
+    user = pg_user()
+    put_secret("airflow/connections/pg_wrong", {**user, "password": secret_value("wrong")})
+    started = time.monotonic()
+    with pytest.raises(AuthenticationFailedError) as info:
+        PostgresSecretsHook(postgres_conn_id="pg_wrong").get_first("SELECT 1")
+    assert time.monotonic() - started < 10  # no rotation under way: nothing to wait for
+    assert "password authentication failed" in str(info.value).splitlines()[0]
+    assert "connection:pg_wrong" in str(info.value)
+
+
+def test_conn_id_waits_through_a_rotation_window(
+    backend: SecretsManagerBackend,
+    put_secret: Any,
+    pg_user: Any,
+    moto: Any,
+    leak_registry: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import threading
+
+    user = pg_user()
+    put_secret("airflow/connections/pg_window", user)
+    assert PostgresSecretsHook(postgres_conn_id="pg_window").get_first("SELECT 1") == (1,)
+    client = moto.client()
+    # setSecret done: the database wants AWSPENDING's password, the backend serves AWSCURRENT.
+    assert not rotate_secret(
+        "airflow/connections/pg_window", client=client, stop_after="setSecret"
+    ).finished
+    pending = client.get_secret_value(
+        SecretId="airflow/connections/pg_window", VersionStage="AWSPENDING"
+    )["SecretString"]
+    leak_registry.register_secret_document(pending)
+    finisher = threading.Timer(
+        1.5, lambda: rotate_secret("airflow/connections/pg_window", client=client)
+    )
+    finisher.start()
+    try:
+        assert PostgresSecretsHook(postgres_conn_id="pg_window").get_first("SELECT 2") == (2,)
+    finally:
+        finisher.join(30)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "rotation" in r.message]
+    assert warnings  # a WARNING per round while waiting in the window

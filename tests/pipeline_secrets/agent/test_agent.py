@@ -206,13 +206,12 @@ def test_on_demand_start_races_to_one_agent(moto: Any, put_secret: Any, tmp_path
         os.kill(pid, signal.SIGTERM)
 
 
-def test_request_refresh_makes_the_agent_refetch(agent: Agent, moto: Any, put_secret: Any) -> None:
+def test_refresh_makes_the_agent_refetch(agent: Agent, moto: Any, put_secret: Any) -> None:
     put_secret("db/r", "value-before-rotation")
     direct = SecretsManagerSource(ClientSettings.create(endpoint_url=moto.endpoint_url))
     source = AgentSource(AgentClient(_url(agent), TOKEN), direct)
     assert source.get_secret_value("db/r").text() == "value-before-rotation"
     put_secret("db/r", "value-after-rotation")
     assert source.get_secret_value("db/r").text() == "value-before-rotation"  # agent's cache
-    source.request_refresh("db/r")
-    assert source.get_secret_value("db/r").text() == "value-after-rotation"
+    assert source.get_secret_value("db/r", refresh=True).text() == "value-after-rotation"
     assert source.get_secret_value("db/r").text() == "value-after-rotation"
