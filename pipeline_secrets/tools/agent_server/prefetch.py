@@ -7,8 +7,10 @@ backs off exponentially (the cache policy's backoff, jittered) and is logged onc
 failure streak; AccessDenied turns that prefix's prefetch off with one WARNING (the
 role may grant GetSecretValue only): lookups then go one by one, each cached as usual.
 
-The only wait: a lookup of an uncached secret under a prefix whose *first* pass is
-running right now waits for it, at most ``first_pass_wait_seconds``.
+The only wait: a lookup that would miss anyway (nothing fresh cached for it), under a
+prefix whose listing is absent or expired and whose prefetch is neither off nor backing
+off, starts a pass if none is due and waits for it, at most ``pass_wait_seconds``.
+Times come from the cache's clock (so simulated clocks in benchmarks work too).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,7 +36,8 @@ class _PrefixState:
     failures: int = 0
     disabled: bool = False
     loaded_once: bool = False
-    first_pass: threading.Event = field(default_factory=threading.Event)
+    passes: int = 0  # passes finished (success or failure)
+    done: threading.Condition = field(default_factory=threading.Condition)
 
 
 class Prefetcher:
@@ -46,18 +48,17 @@ class Prefetcher:
         metrics: AgentMetrics,
         *,
         refresh_ratio: float = 0.8,
-        first_pass_wait_seconds: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
+        pass_wait_seconds: float = 2.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.cache = cache
         self.metrics = metrics
         self.refresh_ratio = refresh_ratio
-        self.first_pass_wait_seconds = first_pass_wait_seconds
-        self._clock = clock
+        self.pass_wait_seconds = pass_wait_seconds
+        self._clock = clock or cache.clock.monotonic
         self._rng = random.Random()
         self._states = [_PrefixState(p) for p in prefixes if p]
         self._wake = threading.Event()
-        self._schedule_lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -70,18 +71,27 @@ class Prefetcher:
         self._stopped.set()
         self._wake.set()
 
-    def wait_for_first_pass(self, secret_id: str) -> None:
-        """Start loading ``secret_id``'s prefix if it never was, and wait (bounded) while
-        that first pass runs."""
-        for state in self._states:
-            if secret_id.startswith(state.prefix) and not state.disabled:
-                if not state.first_pass.is_set():
-                    with self._schedule_lock:
-                        if state.due_at == float("inf"):
-                            state.due_at = 0.0
-                            self._wake.set()
-                    state.first_pass.wait(self.first_pass_wait_seconds)
-                return
+    def wait_for_pass(self, secret_id: str) -> None:
+        """For a lookup that misses anyway: if ``secret_id``'s prefix has no live listing
+        and its prefetch may run now, start a pass and wait for it (bounded)."""
+        state = next((s for s in self._states if secret_id.startswith(s.prefix)), None)
+        if state is None or state.disabled or self.cache.listing_covers(secret_id):
+            return
+        with state.done:
+            if state.failures and self._clock() < state.due_at:
+                return  # backing off: look up one by one meanwhile
+            seen = state.passes
+            if state.due_at > self._clock():
+                state.due_at = self._clock()
+                self._wake.set()
+            state.done.wait_for(lambda: state.passes > seen, self.pass_wait_seconds)
+
+    def handles(self, secret_id: str) -> bool:
+        """True when a working prefetch keeps ``secret_id`` fresh (no per-secret refresh)."""
+        return any(
+            secret_id.startswith(s.prefix) and not s.disabled and not s.failures
+            for s in self._states
+        )
 
     def status(self) -> dict[str, str]:
         out = {}
@@ -104,7 +114,7 @@ class Prefetcher:
             active = [s.due_at for s in self._states if not s.disabled]
             if not active:
                 return
-            self._wake.wait(min(60.0, max(0.05, min(active) - self._clock())))
+            self._wake.wait(min(5.0, max(0.05, min(active) - self._clock())))
 
     def _pass(self, state: _PrefixState) -> None:
         policy = self.cache.policy
@@ -153,4 +163,6 @@ class Prefetcher:
                 printable(state.prefix),
             )
         finally:
-            state.first_pass.set()  # the first pass is over, whatever its outcome
+            with state.done:
+                state.passes += 1
+                state.done.notify_all()

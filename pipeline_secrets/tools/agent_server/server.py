@@ -178,7 +178,7 @@ class Agent:
             and version_id is None
             and version_stage in (None, AWSCURRENT)
         ):
-            self.prefetcher.wait_for_first_pass(secret_id)
+            self.prefetcher.wait_for_pass(secret_id)
         value = self.cache.get(
             secret_id, version_stage=version_stage, version_id=version_id, force_refresh=refresh
         )
@@ -215,6 +215,8 @@ class Agent:
         ttl = self.cache.policy.ttl_seconds
         if version_id is not None or expires_in > ttl * (1.0 - self.config.refresh_ahead_ratio):
             return
+        if stage in (None, AWSCURRENT) and self.prefetcher.handles(secret_id):
+            return  # its prefix's next prefetch pass refreshes it
         key = (secret_id, stage, version_id)
         with self._refreshing_lock:
             if key in self._refreshing:
