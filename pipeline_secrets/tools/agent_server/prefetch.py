@@ -9,8 +9,10 @@ role may grant GetSecretValue only): lookups then go one by one, each cached as 
 
 The only wait: a lookup that would miss anyway (nothing fresh cached for it), under a
 prefix whose listing is absent or expired and whose prefetch is neither off nor backing
-off, starts a pass if none is due and waits for it, at most ``pass_wait_seconds``.
-Times come from the cache's clock (so simulated clocks in benchmarks work too).
+off, starts a pass if none is due and waits for it, at most ``pass_wait_seconds``
+(0.5 s), and not at all once a pass has run longer than that (throttled, retrying).
+Schedules and backoff use the cache's clock (simulated clocks in benchmarks work too);
+waiting is measured in real time.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +40,7 @@ class _PrefixState:
     disabled: bool = False
     loaded_once: bool = False
     passes: int = 0  # passes finished (success or failure)
+    running_since: float | None = None
     done: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -48,7 +52,7 @@ class Prefetcher:
         metrics: AgentMetrics,
         *,
         refresh_ratio: float = 0.8,
-        pass_wait_seconds: float = 2.0,
+        pass_wait_seconds: float = 0.5,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.cache = cache
@@ -78,8 +82,12 @@ class Prefetcher:
         if state is None or state.disabled or self.cache.listing_covers(secret_id):
             return
         with state.done:
-            if state.failures and self._clock() < state.due_at:
+            now = self._clock()
+            if state.failures and now < state.due_at:
                 return  # backing off: look up one by one meanwhile
+            started = state.running_since  # real time: how long callers would really wait
+            if started is not None and time.monotonic() - started > self.pass_wait_seconds:
+                return  # a slow pass (throttled, retrying): nobody waits for it
             seen = state.passes
             if state.due_at > self._clock():
                 state.due_at = self._clock()
@@ -118,6 +126,7 @@ class Prefetcher:
 
     def _pass(self, state: _PrefixState) -> None:
         policy = self.cache.policy
+        state.running_since = time.monotonic()
         try:
             result = self.cache.prefetch(name_prefix=state.prefix)
         except SecretAccessDeniedError:
@@ -164,5 +173,6 @@ class Prefetcher:
             )
         finally:
             with state.done:
+                state.running_since = None
                 state.passes += 1
                 state.done.notify_all()

@@ -83,6 +83,7 @@ class AgentConfig:
     max_connections: int = 800  # as AWS's agent; lowered to fit the descriptor limit
     min_refresh_interval_seconds: float = 5.0  # refreshNow: at most one call per secret per this
     refresh_ahead_ratio: float = 0.8  # hits past this share of the TTL refresh in the background
+    prefetch_wait_seconds: float = 0.5  # a miss waits this long at most for a prefix pass
     config_fingerprint: str = ""  # set by the launcher: proven in /ping answers
 
 
@@ -122,7 +123,12 @@ class Agent:
         self.tracker = ConnectionTracker(
             connection_cap(config.max_connections), config.idle_timeout_seconds, self.metrics
         )
-        self.prefetcher = Prefetcher(self.cache, config.prefetch_prefixes, self.metrics)
+        self.prefetcher = Prefetcher(
+            self.cache,
+            config.prefetch_prefixes,
+            self.metrics,
+            pass_wait_seconds=config.prefetch_wait_seconds,
+        )
         self._last_request = time.monotonic()
         self._server: Any = None
         self._thread: threading.Thread | None = None
