@@ -145,10 +145,10 @@ def run_variant(name: str, moto: Any, args: argparse.Namespace) -> dict[str, Any
     if name == "ours+prefetch":
         ours_kwargs = {"prefetch": True}
     if name == "ours+agent":
-        from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
         from pipeline_secrets.cache import CachePolicy, SecretCache
         from pipeline_secrets.client import ClientSettings
         from pipeline_secrets.source import SecretsManagerSource
+        from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 
         token = pysecrets.token_urlsafe(24)
         cache = SecretCache(

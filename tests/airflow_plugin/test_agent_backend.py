@@ -29,7 +29,12 @@ def agent(moto: Any) -> Iterator[Agent]:
     running = Agent(
         cache,
         AgentConfig(
-            port=0, token=TOKEN, prefetch_prefixes=("airflow/connections/", "airflow/variables/")
+            port=0,
+            token=TOKEN,
+            prefetch_prefixes=("airflow/connections/", "airflow/variables/"),
+            # Exact call counts below: on a loaded 2-core machine a prefix pass can take
+            # longer than the default bounded wait (1 s), and a miss would go one by one.
+            prefetch_wait_seconds=10.0,
         ),
     )
     running.start_in_thread()

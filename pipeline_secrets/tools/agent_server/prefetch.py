@@ -10,7 +10,7 @@ role may grant GetSecretValue only): lookups then go one by one, each cached as 
 The only wait: a lookup that would miss anyway (nothing fresh cached for it), under a
 prefix whose listing is absent or expired and whose prefetch is neither off nor backing
 off, starts a pass if none is due and waits for it, at most ``pass_wait_seconds``
-(0.5 s), and not at all once a pass has run longer than that (throttled, retrying).
+(1 s), and not at all once a pass has run longer than that (throttled, retrying).
 Schedules and backoff use the cache's clock (simulated clocks in benchmarks work too);
 waiting is measured in real time.
 """
@@ -52,7 +52,7 @@ class Prefetcher:
         metrics: AgentMetrics,
         *,
         refresh_ratio: float = 0.8,
-        pass_wait_seconds: float = 0.5,
+        pass_wait_seconds: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.cache = cache

@@ -83,7 +83,7 @@ class AgentConfig:
     max_connections: int = 800  # as AWS's agent; lowered to fit the descriptor limit
     min_refresh_interval_seconds: float = 5.0  # refreshNow: at most one call per secret per this
     refresh_ahead_ratio: float = 0.8  # hits past this share of the TTL refresh in the background
-    prefetch_wait_seconds: float = 0.5  # a miss waits this long at most for a prefix pass
+    prefetch_wait_seconds: float = 1.0  # a miss waits this long at most for a prefix pass
     config_fingerprint: str = ""  # set by the launcher: proven in /ping answers
 
 

@@ -38,7 +38,11 @@ def agent(moto: Any) -> Iterator[Agent]:
     running = Agent(
         _cache(moto),
         AgentConfig(
-            port=0, token=TOKEN, prefetch_prefixes=("app/",), allowed_prefixes=("app/", "db/")
+            port=0,
+            token=TOKEN,
+            prefetch_prefixes=("app/",),
+            allowed_prefixes=("app/", "db/"),
+            prefetch_wait_seconds=10.0,  # exact call counts on a loaded machine
         ),
     )
     running.start_in_thread()
