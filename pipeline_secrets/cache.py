@@ -95,6 +95,7 @@ class EntryState:
     age_seconds: float  # since the last fetch (or failed fetch)
     expires_in: float  # until the TTL ends (negative once past)
     backing_off: bool  # a failed fetch is being backed off: no call before it ends
+    has_value: bool = False  # a value is held (possibly expired)
 
 
 @dataclass
@@ -426,6 +427,7 @@ class SecretCache:
                 age_seconds=now - entry.fetched_at,
                 expires_in=entry.expires_at - now,
                 backing_off=backing_off,
+                has_value=entry.value is not None and self._within_stale(entry, now),
             )
 
     def invalidate(self, secret_id: str | None = None) -> None:

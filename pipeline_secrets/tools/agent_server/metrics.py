@@ -17,6 +17,7 @@ _HELP = {
     "bad_requests": "Requests refused as malformed (forwarding headers, GET bodies, ...).",
     "refresh_suppressed": "refreshNow requests answered from the cache (rate limit, backoff).",
     "background_refreshes": "Refreshes started before expiry in the background.",
+    "served_while_prefetching": "Expired values served while their prefix's pass ran.",
     "prefetch_runs": "Prefix prefetch passes that succeeded.",
     "prefetch_failures": "Prefix prefetch passes that failed.",
 }

@@ -94,6 +94,19 @@ class Prefetcher:
                 self._wake.set()
             state.done.wait_for(lambda: state.passes > seen, self.pass_wait_seconds)
 
+    def revalidate(self, secret_id: str) -> bool:
+        """For an expired value under a prefix whose prefetch works: make sure a pass is
+        running or due now, and say whether the caller may serve the held value meanwhile
+        (stale while revalidating: a hot secret never blocks on its refresh)."""
+        state = next((s for s in self._states if secret_id.startswith(s.prefix)), None)
+        if state is None or state.disabled or state.failures:
+            return False
+        with state.done:
+            if state.due_at > self._clock() and state.running_since is None:
+                state.due_at = self._clock()
+                self._wake.set()
+        return True
+
     def handles(self, secret_id: str) -> bool:
         """True when a working prefetch keeps ``secret_id`` fresh (no per-secret refresh)."""
         return any(

@@ -178,12 +178,12 @@ class Agent:
         if refresh and not self._refresh_allowed(secret_id, version_stage, version_id, state):
             refresh = False  # forced moments ago, or the service is failing: no extra call
             self.metrics.incr("refresh_suppressed")
-        if (
-            not refresh
-            and (state is None or not state.fresh)
-            and version_id is None
-            and version_stage in (None, AWSCURRENT)
-        ):
+        current = version_id is None and version_stage in (None, AWSCURRENT)
+        if not refresh and current and state is not None:
+            held = self._held_while_prefetching(secret_id, state)
+            if held is not None:
+                return held
+        if not refresh and current and (state is None or not state.fresh):
             self.prefetcher.wait_for_pass(secret_id)
         value = self.cache.get(
             secret_id, version_stage=version_stage, version_id=version_id, force_refresh=refresh
@@ -191,6 +191,16 @@ class Agent:
         if state is not None and state.fresh and not refresh and not state.backing_off:
             self._maybe_refresh_ahead(secret_id, version_stage, version_id, state.expires_in)
         return value
+
+    def _held_while_prefetching(self, secret_id: str, state: EntryState) -> SecretValue | None:
+        """An expired value whose prefix's pass is running (or starting) now: served as is,
+        so a hot secret never blocks on its refresh (stale while revalidating)."""
+        if state.fresh or not state.has_value or not self.prefetcher.revalidate(secret_id):
+            return None
+        held = self.cache.cached_value(secret_id)
+        if held is not None:
+            self.metrics.incr("served_while_prefetching")
+        return held
 
     def _refresh_allowed(
         self,
