@@ -65,10 +65,13 @@ class RunningAgent:
 
 def short_runtime_dir(tmp_path: Path) -> Path:
     """An XDG_RUNTIME_DIR short enough for Unix socket paths (108 bytes), linked from
-    tmp_path's run for the record; removed with it by the caller's cleanup."""
+    tmp_path for the record; removed when the test process exits."""
+    import atexit
+    import shutil
     import tempfile
 
     path = Path(tempfile.mkdtemp(prefix="ps-", dir="/tmp"))
+    atexit.register(shutil.rmtree, path, True)
     path.chmod(0o700)
     (tmp_path / "runtime").symlink_to(path)
     return path
