@@ -1,12 +1,18 @@
 """Which agent the backend reads through, from its kwargs.
 
-* ``agent_address`` (or ``PIPELINE_SECRETS_AGENT_ADDRESS``): ``http://127.0.0.1:2773``
-  (ours or AWS's Secrets Manager Agent) or ``unix:/path/agent.sock``.
+* ``agent_address`` (or ``PIPELINE_SECRETS_AGENT_ADDRESS``): ``unix:/path/agent.sock``
+  (recommended: a socket in a private directory, e.g. on a volume shared with a
+  sidecar) or ``http://127.0.0.1:2773`` (ours or AWS's Secrets Manager Agent).
 * ``agent_autostart``: no address needed; an agent is started on demand on a Unix
-  socket in the user's runtime directory (see pipeline_secrets.agent.launcher for the
-  race handling), and started again if it exited while idle.
-* Token: ``agent_token``, else ``agent_token_file``, else ``$PIPELINE_SECRETS_AGENT_TOKEN``,
-  else ``$AWS_TOKEN`` (what AWS's agent uses).
+  socket in the user's runtime directory, one per configuration: the socket and token
+  are keyed by a fingerprint of the whole client configuration (endpoint, region,
+  profile, role, credentials, cache policy, prefixes), and the agent must prove it holds
+  that configuration's token before any lookup goes to it (see
+  pipeline_secrets.agent.launcher). It is started again if it exited while idle.
+  The autostarted agent serves only the backend's prefixes (connections, variables,
+  config), AWSPENDING included (it runs as the same user with the same credentials).
+* Token: ``agent_token``, else ``agent_token_file`` (ownership, mode and strength
+  checked), else ``$PIPELINE_SECRETS_AGENT_TOKEN``, else ``$AWS_TOKEN`` (AWS's agent).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 from collections.abc import Callable, Sequence
 
 from airflow_plugin.options import BackendOptions
+from airflow_plugin.session import client_settings
 from pipeline_secrets.agent.client import AgentClient, AgentSource
 from pipeline_secrets.source import SecretsManagerSource
 
@@ -26,11 +33,12 @@ def _token(options: BackendOptions) -> str | None:
     if options.agent_token:
         return options.agent_token
     if options.agent_token_file:
+        from pipeline_secrets.agent.tokenfile import read_token_file
+
         try:
-            with open(options.agent_token_file, encoding="utf-8") as handle:
-                return handle.read().strip() or None
-        except OSError as exc:
-            log.warning("cannot read agent_token_file (%s)", type(exc).__name__)
+            return read_token_file(options.agent_token_file)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot use agent_token_file: %s", exc)
             return None
     for name in ("PIPELINE_SECRETS_AGENT_TOKEN", "AWS_TOKEN"):
         if os.environ.get(name):
@@ -44,7 +52,7 @@ def agent_source(
     if not options.agent_address and not options.agent_autostart:
         return None
     start = _starter(options, prefixes) if options.agent_autostart else None
-    if options.agent_address:
+    if options.agent_address and not options.agent_autostart:
         client: AgentClient | None = AgentClient(
             options.agent_address, _token(options), timeout=options.agent_timeout_seconds
         )
@@ -62,36 +70,37 @@ def agent_source(
     )
 
 
+def served_prefixes(options: BackendOptions) -> tuple[str, ...]:
+    """Every name prefix the backend reads (connections, variables, config, fallbacks);
+    ``""`` when a kind has no prefix (then every name is served)."""
+    out: list[str] = []
+    for kind in ("connections", "variables", "config"):
+        for prefix in options.prefixes(kind):
+            if prefix is None:
+                continue
+            out.append(f"{prefix}{options.sep}" if prefix else "")
+    return tuple(dict.fromkeys(out))
+
+
 def _starter(options: BackendOptions, prefixes: Sequence[str]) -> Callable[[], AgentClient | None]:
-    from airflow_plugin.session import client_settings
+    from pipeline_secrets.agent.launch_config import AgentLaunchConfig
     from pipeline_secrets.agent.launcher import LaunchSpec, ensure_agent
 
-    aws = options.aws
-    settings = client_settings(aws, options.fallback_regions, options.region_endpoint_urls)
-    extra_env = {
-        env: str(aws[key])
-        for key, env in (
-            ("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
-            ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
-            ("aws_session_token", "AWS_SESSION_TOKEN"),
-        )
-        if aws.get(key)
-    }
-    spec = LaunchSpec(
-        unix_socket=options.agent_address[5:]
-        if options.agent_address and options.agent_address.startswith("unix:")
-        else None,
-        prefetch_prefixes=tuple(prefixes) if options.agent_prefetch else (),
-        idle_exit_seconds=options.agent_idle_exit_seconds,
-        cache_ttl_seconds=options.cache_ttl_seconds,
+    allowed = served_prefixes(options)
+    config = AgentLaunchConfig(
+        client=client_settings(options.aws, options.fallback_regions, options.region_endpoint_urls),
+        ttl_seconds=options.cache_ttl_seconds,
         negative_ttl_seconds=options.negative_ttl_seconds,
         max_stale_seconds=options.max_stale_seconds,
-        region_name=settings.region_name,
-        endpoint_url=settings.endpoint_url,
-        profile_name=settings.profile_name,
-        role_arns=settings.role_arns,
-        fallback_regions=settings.fallback_regions,
-        extra_env=extra_env,
+        prefetch_prefixes=tuple(prefixes) if options.agent_prefetch else (),
+        allowed_prefixes=tuple(p for p in allowed if p),
+        allow_any_secret="" in allowed,
+        allow_pending=True,
+        idle_exit_seconds=options.agent_idle_exit_seconds,
+    )
+    address = options.agent_address or ""
+    spec = LaunchSpec(
+        config=config, unix_socket=address[5:] if address.startswith("unix:") else None
     )
 
     def start() -> AgentClient | None:

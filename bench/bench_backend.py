@@ -13,7 +13,8 @@ does), tasks reading Connections and a Variable, and runs the same workload with
 * ``official``: ``airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend``;
 * ``ours-direct``: our backend without the agent (per-process cache only);
 * ``ours-agent``: our backend reading through ``pipeline-secrets agent`` (started once,
-  as a sidecar would be, with prefetch of the two prefixes).
+  as a sidecar would be: the hardened agent on a Unix socket with a token file, scoped
+  to and prefetching the two prefixes).
 
 API calls are counted by the moto server itself (every request of every process,
 the agent's included) and cross-checked against the clients' own counts. It also
@@ -32,10 +33,12 @@ import json
 import multiprocessing
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -141,6 +144,8 @@ def _seed(moto: Any) -> None:
 
 
 def _start_agent(moto: Any, token: str) -> tuple[subprocess.Popen[bytes], str]:
+    """An agent on loopback TCP with ``token`` (kept for bench_scale), scoped to and
+    prefetching the two prefixes."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -151,13 +156,34 @@ def _start_agent(moto: Any, token: str) -> tuple[subprocess.Popen[bytes], str]:
     from pipeline_secrets.agent.client import AgentClient
 
     address = f"http://127.0.0.1:{port}"
-    client = AgentClient(address, token)
     deadline = time.monotonic() + 30
-    while not client.ping():
+    while not AgentClient(address, None).ping():
         if time.monotonic() > deadline or agent.poll() is not None:
             raise RuntimeError("the agent did not start")
         time.sleep(0.1)
     return agent, address
+
+
+def _start_unix_agent(moto: Any, directory: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """The hardened agent as deployments run it: a Unix socket and a token file in a
+    private directory, scoped to (and prefetching) the two prefixes."""
+    socket_path = os.path.join(directory, "agent.sock")
+    token_file = os.path.join(directory, "agent.token")
+    env = {**os.environ, **moto.env()}
+    cmd = [sys.executable, "-m", "pipeline_secrets.tools", "agent"]
+    cmd += ["--unix-socket", socket_path, "--token-file", token_file]
+    cmd += ["--prefetch-prefix", "airflow/connections/", "--prefetch-prefix", "airflow/variables/"]
+    agent = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from pipeline_secrets.agent.client import AgentClient
+
+    address = f"unix:{socket_path}"
+    probe = AgentClient(address, None)
+    deadline = time.monotonic() + 30
+    while not probe.ping():
+        if time.monotonic() > deadline or agent.poll() is not None:
+            raise RuntimeError("the agent did not start")
+        time.sleep(0.1)
+    return agent, {"agent_address": address, "agent_token_file": token_file}
 
 
 def run_variant(
@@ -244,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(moto.env())
     for key in [k for k in os.environ if k.startswith(("AIRFLOW__SECRETS", "PIPELINE_SECRETS_"))]:
         del os.environ[key]
-    token = secrets.token_urlsafe(24)
+    agent_dir = tempfile.mkdtemp(prefix="ps-bench-")  # 0700
     agent: subprocess.Popen[bytes] | None = None
     try:
         _seed(moto)
@@ -252,12 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         variants["official"] = run_variant("official", OFFICIAL, {}, args, moto)
         variants["ours-direct"] = run_variant("ours-direct", OURS, {}, args, moto)
         moto.reset_counts()
-        agent, address = _start_agent(moto, token)
-        agent_kwargs = {"agent_address": address, "agent_token": token}
+        agent, agent_kwargs = _start_unix_agent(moto, agent_dir)
         variants["ours-agent"] = run_variant("ours-agent", OURS, agent_kwargs, args, moto)
         from pipeline_secrets.agent.client import AgentClient
+        from pipeline_secrets.agent.tokenfile import read_token_file
 
-        agent_stats = AgentClient(address, token).stats()
+        token = read_token_file(agent_kwargs["agent_token_file"])
+        agent_stats = AgentClient(agent_kwargs["agent_address"], token).stats()
         variants["ours-agent"]["client_calls"] = dict(
             Counter(variants["ours-agent"]["client_calls"]) + Counter(agent_stats["api_calls"])
         )
@@ -267,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         if agent is not None:
             agent.send_signal(signal.SIGTERM)
             agent.wait(timeout=10)
+        shutil.rmtree(agent_dir, ignore_errors=True)
         moto.stop()
 
     base = variants["official"]["server_calls_total"]

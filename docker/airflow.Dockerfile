@@ -6,6 +6,10 @@ USER root
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless libpostgresql-jdbc-java \
     && rm -rf /var/lib/apt/lists/*
+# The agent's socket directory: a named volume mounted here starts with this owner and
+# mode, so the agent (a sidecar running as airflow) can create its private subdirectory.
+RUN mkdir -p /run/pipeline-secrets && chown airflow:root /run/pipeline-secrets \
+    && chmod 0700 /run/pipeline-secrets
 USER airflow
 COPY --chown=airflow:root pyproject.toml README.md /opt/pipeline-secrets/
 COPY --chown=airflow:root pipeline_secrets /opt/pipeline-secrets/pipeline_secrets

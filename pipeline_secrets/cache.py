@@ -87,6 +87,17 @@ class CachePolicy:
         )
 
 
+@dataclass(frozen=True)
+class EntryState:
+    """What the cache holds for one key, without a call or a counter change."""
+
+    fresh: bool  # a lookup now is answered without an API call
+    age_seconds: float  # since the last fetch (or failed fetch)
+    expires_in: float  # until the TTL ends (negative once past)
+    backing_off: bool  # a failed fetch is being backed off: no call before it ends
+    has_value: bool = False  # a value is held (possibly expired)
+
+
 @dataclass
 class _Entry:
     fetched_at: float
@@ -403,6 +414,41 @@ class SecretCache:
             return any(
                 now < expires and secret_id.startswith(prefix)
                 for prefix, (expires, _names) in self._listings.items()
+            )
+
+    def entry_state(
+        self,
+        secret_id: str,
+        *,
+        version_stage: str | None = None,
+        version_id: str | None = None,
+    ) -> EntryState | None:
+        """The state of one key (None: nothing cached), for callers that must not wait
+        on or trigger a fetch: the agent's prefetch, refresh-ahead and refreshNow limits."""
+        stage = version_stage or (None if version_id else AWSCURRENT)
+        key: CacheKey = (secret_id, stage, version_id)
+        with self._lock:
+            now = self.clock.monotonic()
+            entry = self._entries.get(key)
+            if entry is None:
+                if self._absent_by_listing(key, now):
+                    return EntryState(True, 0.0, 0.0, False)
+                return None
+            backing_off = now < entry.retry_at or (
+                entry.value is None
+                and entry.error is not None
+                and now < entry.expires_at
+                and not isinstance(entry.error, SecretNotFoundError)
+            )
+            fresh = now < entry.expires_at or (
+                now < entry.retry_at and (entry.error is not None or self._within_stale(entry, now))
+            )
+            return EntryState(
+                fresh=fresh,
+                age_seconds=now - entry.fetched_at,
+                expires_in=entry.expires_at - now,
+                backing_off=backing_off,
+                has_value=entry.value is not None and self._within_stale(entry, now),
             )
 
     def invalidate(self, secret_id: str | None = None) -> None:

@@ -10,6 +10,8 @@ Success: 200 and the GetSecretValue response as JSON (``SecretBinary`` base64,
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -27,6 +29,8 @@ from pipeline_secrets.model import SecretValue
 GET_PATH = "/secretsmanager/get"
 PING_PATH = "/ping"
 STATS_PATH = "/pipeline-secrets/stats"
+METRICS_PATH = "/pipeline-secrets/metrics"  # Prometheus text, token required
+CHALLENGE_PARAM = "challenge"  # GET /ping?challenge=N -> {"proof": ..., "config": ...}
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 DEFAULT_PORT = 2773  # the port AWS's agent uses too
 
@@ -39,6 +43,27 @@ _STATUS_BY_ERROR: list[tuple[type[SecretError], int, str]] = [
     (SecretServiceUnavailableError, 503, "InternalServiceError"),
     (SecretRequestError, 400, "InvalidRequestException"),
 ]
+
+
+def identity_proof(token: str, challenge: str, config_fingerprint: str = "") -> str:
+    """What a genuine agent answers to ``/ping?challenge=...``: an HMAC keyed by the token
+    over the challenge and the agent's configuration fingerprint. A listener that does not
+    hold the token cannot produce it, and the challenge reveals nothing about the token."""
+    message = f"pipeline-secrets-agent\n{challenge}\n{config_fingerprint}".encode()
+    return hmac.new(token.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def proof_matches(token: str, challenge: str, body: bytes, config_fingerprint: str = "") -> bool:
+    """Whether a ``/ping?challenge=`` answer proves the listener holds ``token`` (and
+    serves ``config_fingerprint``)."""
+    try:
+        parsed = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return False
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("proof"), str):
+        return False
+    expected = identity_proof(token, challenge, config_fingerprint)
+    return hmac.compare_digest(parsed["proof"], expected)
 
 
 def encode_value(value: SecretValue) -> bytes:

@@ -18,8 +18,9 @@ from pipeline_secrets.cache import SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.source import SecretsManagerSource
 from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
+from tests.pipeline_secrets.agent.agent_proc import short_runtime_dir
 
-TOKEN = "backend-agent-token"
+TOKEN = "backend-agent-token-" + "Vb8Nq3Xe"
 
 
 @pytest.fixture
@@ -28,7 +29,12 @@ def agent(moto: Any) -> Iterator[Agent]:
     running = Agent(
         cache,
         AgentConfig(
-            port=0, token=TOKEN, prefetch_prefixes=("airflow/connections/", "airflow/variables/")
+            port=0,
+            token=TOKEN,
+            prefetch_prefixes=("airflow/connections/", "airflow/variables/"),
+            # Exact call counts below: on a loaded 2-core machine a prefix pass can take
+            # longer than the default bounded wait (1 s), and a miss would go one by one.
+            prefetch_wait_seconds=10.0,
         ),
     )
     running.start_in_thread()
@@ -87,8 +93,7 @@ def test_autostart_starts_one_agent(
     moto: Any, put_secret: Any, ours: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_secret("airflow/variables/v", "auto-value")
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
+    runtime = short_runtime_dir(tmp_path)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("PYTHONPATH", os.getcwd())
     first = ours(agent_autostart=True, agent_idle_exit_seconds=60)
@@ -99,8 +104,33 @@ def test_autostart_starts_one_agent(
         assert second.get_variable("v") == "auto-value"
         assert first.stats()["agent_hits"] == 1 and second.stats()["agent_hits"] == 1
         assert first.stats()["api_calls_total"] == 0
-        assert (directory / "agent.log").read_text().count("listening on") == 1
+        (log_file,) = directory.glob("agent-*.log")
+        assert log_file.read_text().count("listening on") == 1
     finally:
-        pid_file = directory / "agent.pid"
-        if pid_file.exists():
+        for pid_file in directory.glob("agent-*.pid"):
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+
+def test_two_autostart_configurations_never_share_an_agent(
+    moto: Any, ours: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same host, same user, another region: each configuration gets its own agent and
+    its own answer, never the other's (before: the second read through the first's agent
+    and got the first region's value, or "not found")."""
+    for region, value in (("us-east-1", "east-value"), ("eu-west-1", "west-value")):
+        moto.client(region).create_secret(Name="airflow/variables/v", SecretString=value)
+    runtime = short_runtime_dir(tmp_path)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("PYTHONPATH", os.getcwd())
+    common = {"agent_autostart": True, "agent_idle_exit_seconds": 60}
+    east = ours(region_name="us-east-1", **common)
+    west = ours(region_name="eu-west-1", **common)
+    directory = runtime / "pipeline-secrets"
+    try:
+        assert east.get_variable("v") == "east-value"
+        assert west.get_variable("v") == "west-value"
+        assert east.stats()["agent_hits"] == 1 and west.stats()["agent_hits"] == 1
+        assert len(list(directory.glob("agent-*.sock"))) == 2
+    finally:
+        for pid_file in directory.glob("agent-*.pid"):
             os.kill(int(pid_file.read_text()), signal.SIGTERM)

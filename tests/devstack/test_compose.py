@@ -101,3 +101,47 @@ def test_airflow_mounts_the_dags_next_to_the_glue_jobs(compose: dict[str, Any]) 
     assert service["environment"]["PIPELINE_SECRETS_GLUE_LOCAL"] == "1"
     dockerfile = (ROOT / "docker" / "airflow.Dockerfile").read_text()
     assert "openjdk-17-jre-headless" in dockerfile  # local Spark in the container
+
+
+def _volume_targets(service: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            out[str(volume["source"])] = str(volume["target"])
+        else:
+            source, target = volume.split(":")[:2]
+            out[source] = target
+    return out
+
+
+def test_airflow_reads_through_the_agent_sidecar(compose: dict[str, Any]) -> None:
+    """The stack runs the agent by default: a sidecar on a Unix socket in a shared volume
+    (no port, no TCP), serving the backend's prefixes, and Airflow waits for it."""
+    from pipeline_secrets.tools.cli import build_parser
+
+    services = compose["services"]
+    agent, airflow = services["agent"], services["airflow"]
+    command = agent["command"]
+    assert command[:4] == ["python", "-m", "pipeline_secrets.tools", "agent"]
+    args = build_parser().parse_args(command[3:])  # every flag is one the agent knows
+    assert args.unix_socket and not args.allow_non_loopback and not args.allow_any_secret
+    assert "ports" not in agent
+    assert set(args.prefetch_prefix) == {
+        stack.CONNECTIONS_PREFIX + "/",
+        stack.VARIABLES_PREFIX + "/",
+    }
+    for key in ("AIRFLOW__SECRETS__BACKEND_KWARGS", "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS"):
+        kwargs = json.loads(airflow["environment"][key])
+        assert kwargs["agent_address"] == f"unix:{args.unix_socket}"
+        assert kwargs["agent_token_file"] == args.token_file
+    shared = _volume_targets(agent)
+    assert shared.items() <= _volume_targets(airflow).items()  # same volume, same place
+    (target,) = shared.values()
+    assert args.unix_socket.startswith(target + "/") and args.token_file.startswith(target + "/")
+    assert airflow["depends_on"]["agent"]["condition"] == "service_healthy"
+    assert (
+        "agent" in " ".join(agent["healthcheck"]["test"])
+        and "status" in agent["healthcheck"]["test"]
+    )
+    dockerfile = (ROOT / "docker" / "airflow.Dockerfile").read_text()
+    assert f"chmod 0700 {target}" in dockerfile

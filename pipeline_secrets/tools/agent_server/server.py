@@ -1,10 +1,21 @@
-"""The caching agent: secrets in memory only, served over localhost HTTP or a Unix socket.
+"""The caching agent: secrets in memory only, served over a Unix socket or loopback HTTP.
 
 Every process of a host asks the agent instead of Secrets Manager, so a value is
-fetched once per TTL per host, not once per process. Access control: a token that the
-caller sends in ``X-Aws-Parameters-Secrets-Token`` (compared in constant time) and, for
-a Unix socket, the socket file's permissions (0600 in a 0700 directory). Requests
-carrying ``X-Forwarded-For`` are refused (no use through a proxy, as AWS's agent).
+fetched once per TTL per host, not once per process. Access control: a token (always
+required, checked for strength) that callers send in ``X-Aws-Parameters-Secrets-Token``
+(compared in constant time); for a Unix socket also the socket's permissions (0600 in a
+0700 directory owned by us, checked at start); a :class:`SecretScope` limiting which
+secrets a token holder may read. TCP listens on loopback only unless
+``allow_non_loopback`` is set explicitly.
+
+Starting on a taken address: the holder is asked to prove, with a challenge, that it
+holds the same token (the token itself is never sent). A verified holder makes this
+start a no-op (:class:`AddressServedError`); anything else is :class:`AddressInUseError`
+and a non-zero exit.
+
+Module map: ``connections`` (cap, idle drop, backlog, accept loop), ``handler`` (HTTP),
+``scope`` (allow-list), ``prefetch`` (background prefix loading), ``metrics``,
+``logsafe`` (escaped, rate-limited logs); token files: :mod:`pipeline_secrets.agent.tokenfile`.
 """
 
 from __future__ import annotations
@@ -12,144 +23,142 @@ from __future__ import annotations
 import contextlib
 import errno
 import hmac
-import json
+import ipaddress
 import logging
 import os
 import socket
-import socketserver
+import stat
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from pipeline_secrets.agent import protocol
-from pipeline_secrets.cache import SecretCache
-from pipeline_secrets.errors import SecretError, SecretRequestError
-from pipeline_secrets.model import AWSCURRENT
+from pipeline_secrets.agent.identity import verify_listener
+from pipeline_secrets.agent.launcher import ensure_private_dir
+from pipeline_secrets.agent.tokenfile import check_token
+from pipeline_secrets.cache import EntryState, SecretCache
+from pipeline_secrets.errors import SecretRequestError
+from pipeline_secrets.model import AWSCURRENT, SecretValue
+from pipeline_secrets.tools.agent_server.connections import (
+    BoundedTCP6Server,
+    BoundedTCPServer,
+    BoundedUnixServer,
+    ConnectionTracker,
+    connection_cap,
+)
+from pipeline_secrets.tools.agent_server.handler import AgentHandler
+from pipeline_secrets.tools.agent_server.logsafe import RateLimitedLog, printable
+from pipeline_secrets.tools.agent_server.metrics import AgentMetrics, render_prometheus
+from pipeline_secrets.tools.agent_server.prefetch import Prefetcher
+from pipeline_secrets.tools.agent_server.scope import SecretScope
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("pipeline_secrets.tools.agent_server")
 
 
 class AddressInUseError(OSError):
-    """Another agent already listens on the address (the race an on-demand start loses)."""
+    """The address is held by something that could not prove it is our agent."""
+
+
+class AddressServedError(OSError):
+    """A verified agent (same token) already serves the address: nothing to do."""
 
 
 @dataclass
 class AgentConfig:
-    """Where the agent listens and what it prefetches."""
+    """Where the agent listens, who may ask for what, and its limits."""
 
     host: str = "127.0.0.1"
     port: int | None = protocol.DEFAULT_PORT
     unix_socket: str | None = None
     token: str | None = field(default=None, repr=False)
     prefetch_prefixes: Sequence[str] = ()
+    allowed_prefixes: Sequence[str] = ()  # default: prefetch_prefixes
+    allow_any_secret: bool = False
+    allow_pending: bool = False
+    allow_non_loopback: bool = False
     idle_exit_seconds: float = 0.0  # 0: run until stopped
+    idle_timeout_seconds: float = 30.0  # an idle or trickling connection is closed after this
+    max_connections: int = 800  # as AWS's agent; lowered to fit the descriptor limit
+    min_refresh_interval_seconds: float = 5.0  # refreshNow: at most one call per secret per this
+    refresh_ahead_ratio: float = 0.8  # hits past this share of the TTL refresh in the background
+    prefetch_wait_seconds: float = 1.0  # a miss waits this long at most for a prefix pass
+    config_fingerprint: str = ""  # set by the launcher: proven in /ping answers
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "pipeline-secrets-agent"
-    protocol_version = "HTTP/1.1"
-    agent: Agent  # set on the subclass built per agent
-
-    def setup(self) -> None:
-        super().setup()
-        if self.connection.family in (socket.AF_INET, socket.AF_INET6):
-            # Headers and body go out in separate writes: without this, Nagle's
-            # algorithm and delayed ACKs add ~40 ms to every answer.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The request line holds only the secret id; keep it at DEBUG.
-        log.debug("agent: %s", format % args)
-
-    def do_GET(self) -> None:
-        self.agent.touch()
-        if self.headers.get("X-Forwarded-For"):
-            self._send(400, {"__type": "InvalidRequestException", "message": "forwarded request"})
-            return
-        url = urlsplit(self.path)
-        if url.path == protocol.PING_PATH:
-            self._send(200, {"status": "ok"})
-            return
-        if not self.agent.token_ok(self.headers.get(protocol.TOKEN_HEADER)):
-            self._send(403, {"__type": "AccessDeniedException", "message": "bad or missing token"})
-            return
-        if url.path == protocol.STATS_PATH:
-            self._send(200, self.agent.cache.stats.snapshot())
-            return
-        if url.path != protocol.GET_PATH:
-            self._send(404, {"__type": "InvalidRequestException", "message": "unknown path"})
-            return
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        secret_id = query.get("secretId", "")
-        if not secret_id:
-            self._send(400, {"__type": "InvalidParameterException", "message": "secretId missing"})
-            return
-        try:
-            value = self.agent.get(
-                secret_id,
-                version_stage=query.get("versionStage") or None,
-                version_id=query.get("versionId") or None,
-                refresh=query.get("refreshNow", "").lower() == "true",
-            )
-        except SecretError as exc:
-            status, body = protocol.encode_error(exc)
-            self._send_raw(status, body)
-            return
-        except Exception as exc:  # never let a handler thread die silently
-            log.warning("agent: lookup of %r failed: %s", secret_id, type(exc).__name__)
-            self._send(500, {"__type": "InternalFailure", "message": type(exc).__name__})
-            return
-        self._send_raw(200, protocol.encode_value(value))
-
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        self._send_raw(status, json.dumps(body).encode("utf-8"))
-
-    def _send_raw(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-
-    def get_request(self) -> tuple[Any, Any]:
-        request, _ = super().get_request()
-        return request, ("unix", 0)  # BaseHTTPRequestHandler wants a (host, port) pair
-
-
-class _TCPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = False  # a second agent on the same port must fail to bind
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Agent:
-    """One agent: a cache, a listener, optional prefetch of whole prefixes."""
+    """One agent: a cache, a listener, a scope, a background prefetcher, counters."""
 
     def __init__(self, cache: SecretCache, config: AgentConfig) -> None:
         self.cache = cache
         self.config = config
-        self._prefetch_locks = {p: threading.Lock() for p in config.prefetch_prefixes}
+        self.token = check_token(config.token)
+        self.scope = SecretScope.create(
+            config.allowed_prefixes,
+            default_prefixes=config.prefetch_prefixes,
+            allow_any=config.allow_any_secret,
+            allow_pending=config.allow_pending,
+        )
+        if (
+            not _is_loopback(config.host)
+            and not config.unix_socket
+            and not config.allow_non_loopback
+        ):
+            raise ValueError(
+                f"refusing to listen on {config.host}: the token would cross a network in "
+                "plain HTTP. Use a Unix socket (a shared volume for containers), or pass "
+                "--allow-non-loopback if you really mean it"
+            )
+        self.metrics = AgentMetrics()
+        self.tracker = ConnectionTracker(
+            connection_cap(config.max_connections), config.idle_timeout_seconds, self.metrics
+        )
+        self.prefetcher = Prefetcher(
+            self.cache,
+            config.prefetch_prefixes,
+            self.metrics,
+            pass_wait_seconds=config.prefetch_wait_seconds,
+        )
         self._last_request = time.monotonic()
-        self._server: socketserver.BaseServer | None = None
+        self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._refreshing: set[tuple[str, str | None, str | None]] = set()
+        self._refreshing_lock = threading.Lock()
+        self._last_forced: dict[tuple[str, str | None, str | None], float] = {}
 
     # -- request handling --------------------------------------------------------------
     def token_ok(self, sent: str | None) -> bool:
-        expected = self.config.token
-        if not expected:
-            return True  # only allowed for a Unix socket, see bind()
-        return sent is not None and hmac.compare_digest(sent.encode(), expected.encode())
+        return sent is not None and hmac.compare_digest(sent.encode(), self.token.encode())
+
+    def ping_answer(self, challenge: str | None) -> dict[str, Any]:
+        answer: dict[str, Any] = {"status": "ok"}
+        if challenge:
+            answer["proof"] = protocol.identity_proof(
+                self.token, challenge[:128], self.config.config_fingerprint
+            )
+        return answer
 
     def touch(self) -> None:
         self._last_request = time.monotonic()
+
+    def stats(self) -> dict[str, Any]:
+        data = dict(self.cache.stats.snapshot())
+        data["agent"] = self.metrics.snapshot()
+        data["prefetch"] = self.prefetcher.status()
+        return data
+
+    def metrics_text(self) -> str:
+        return render_prometheus(self.metrics.snapshot(), self.cache.stats.snapshot())
 
     def get(
         self,
@@ -158,73 +167,167 @@ class Agent:
         version_stage: str | None = None,
         version_id: str | None = None,
         refresh: bool = False,
-    ) -> Any:
+    ) -> SecretValue:
+        """A lookup the scope allowed. Cache hits never wait on prefetch; refreshNow is
+        limited; hot values are refreshed in the background before they expire."""
         if len(secret_id) > 2048:
             raise SecretRequestError("secret id too long", secret_id=secret_id[:64])
-        if version_id is None and version_stage in (None, AWSCURRENT):
-            self._prefetch_for(secret_id)
-        return self.cache.get(
-            secret_id,
-            version_stage=version_stage,
-            version_id=version_id,
-            force_refresh=refresh,
+        state = self.cache.entry_state(
+            secret_id, version_stage=version_stage, version_id=version_id
         )
+        if refresh and not self._refresh_allowed(secret_id, version_stage, version_id, state):
+            refresh = False  # forced moments ago, or the service is failing: no extra call
+            self.metrics.incr("refresh_suppressed")
+        current = version_id is None and version_stage in (None, AWSCURRENT)
+        if not refresh and current and state is not None:
+            held = self._held_while_prefetching(secret_id, state)
+            if held is not None:
+                return held
+        if not refresh and current and (state is None or not state.fresh):
+            self.prefetcher.wait_for_pass(secret_id)
+        value = self.cache.get(
+            secret_id, version_stage=version_stage, version_id=version_id, force_refresh=refresh
+        )
+        if state is not None and state.fresh and not refresh and not state.backing_off:
+            self._maybe_refresh_ahead(secret_id, version_stage, version_id, state.expires_in)
+        return value
 
-    def _prefetch_for(self, secret_id: str) -> None:
-        """Load the whole prefix (one BatchGetSecretValue pass per TTL) before a lookup."""
-        for prefix, lock in self._prefetch_locks.items():
-            if not secret_id.startswith(prefix) or self.cache.listing_covers(secret_id):
-                continue
-            with lock:
-                if self.cache.listing_covers(secret_id):
-                    continue  # another thread did it while we waited
-                try:
-                    result = self.cache.prefetch(name_prefix=prefix)
-                    log.info("agent: prefetched %d secret(s) under %r", len(result.values), prefix)
-                except SecretError as exc:
-                    log.warning(
-                        "agent: prefetch of %r failed (%s); looking up one by one",
-                        prefix,
-                        type(exc).__name__,
-                    )
+    def _held_while_prefetching(self, secret_id: str, state: EntryState) -> SecretValue | None:
+        """An expired value whose prefix's pass is running (or starting) now: served as is,
+        so a hot secret never blocks on its refresh (stale while revalidating)."""
+        if state.fresh or not state.has_value or not self.prefetcher.revalidate(secret_id):
+            return None
+        held = self.cache.cached_value(secret_id)
+        if held is not None:
+            self.metrics.incr("served_while_prefetching")
+        return held
+
+    def _refresh_allowed(
+        self,
+        secret_id: str,
+        stage: str | None,
+        version_id: str | None,
+        state: EntryState | None,
+    ) -> bool:
+        """refreshNow: at most one forced fetch per key per min_refresh_interval_seconds,
+        none while the cache backs off after a failure."""
+        if state is not None and state.backing_off:
+            return False
+        key = (secret_id, stage, version_id)
+        now = time.monotonic()
+        with self._refreshing_lock:
+            last = self._last_forced.get(key)
+            if last is not None and now - last < self.config.min_refresh_interval_seconds:
+                return False
+            self._last_forced[key] = now
+            if len(self._last_forced) > 10_000:  # forget the oldest half
+                for old in sorted(self._last_forced, key=self._last_forced.__getitem__)[:5_000]:
+                    del self._last_forced[old]
+        return True
+
+    def _maybe_refresh_ahead(
+        self, secret_id: str, stage: str | None, version_id: str | None, expires_in: float
+    ) -> None:
+        ttl = self.cache.policy.ttl_seconds
+        if version_id is not None or expires_in > ttl * (1.0 - self.config.refresh_ahead_ratio):
+            return
+        if stage in (None, AWSCURRENT) and self.prefetcher.handles(secret_id):
+            return  # its prefix's next prefetch pass refreshes it
+        key = (secret_id, stage, version_id)
+        with self._refreshing_lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+        self.metrics.incr("background_refreshes")
+
+        def refresh() -> None:
+            try:
+                self.cache.get(secret_id, version_stage=stage, force_refresh=True)
+            except Exception as exc:  # the cache recorded it (backoff, stale); just log
+                log.debug(
+                    "agent: background refresh of %s: %s", printable(secret_id), type(exc).__name__
+                )
+            finally:
+                with self._refreshing_lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=refresh, name="agent-refresh", daemon=True).start()
 
     # -- lifecycle ---------------------------------------------------------------------
-    def bind(self) -> str:
-        """Open the listener; returns its address. Raises AddressInUseError if taken."""
-        handler = type("AgentHandler", (_Handler,), {"agent": self})
-        cfg = self.config
-        if cfg.unix_socket:
-            self._server = self._bind_unix(cfg.unix_socket, handler)
-            return f"unix:{cfg.unix_socket}"
-        if not cfg.token:
-            raise ValueError("a TCP agent needs a token (set one, or use a Unix socket)")
-        try:
-            server = _TCPServer((cfg.host, cfg.port or 0), handler)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise AddressInUseError(exc.errno, f"{cfg.host}:{cfg.port} is in use") from exc
-            raise
-        self._server = server
-        host, port = server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _handler(self) -> type[AgentHandler]:
+        return type(
+            "BoundAgentHandler",
+            (AgentHandler,),
+            {
+                "agent": self,
+                "forbidden_log": RateLimitedLog(log, logging.WARNING, 10.0),
+                "refused_log": RateLimitedLog(log, logging.WARNING, 10.0),
+            },
+        )
 
-    @staticmethod
-    def _bind_unix(path: str, handler: type[_Handler]) -> _UnixHTTPServer:
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        if os.path.exists(path):
+    def bind(self) -> str:
+        """Open the listener; returns its address. Raises AddressServedError when a
+        verified agent holds it, AddressInUseError when anything else does."""
+        cfg = self.config
+        handler = self._handler()
+        if cfg.unix_socket:
+            server: Any = self._bind_unix(cfg.unix_socket, handler)
+            address = f"unix:{cfg.unix_socket}"
+        else:
+            server = self._bind_tcp(cfg.host, cfg.port or 0, handler)
+            host, port = server.server_address[:2]
+            address = f"http://{host!s}:{port}"
+        server.tracker = self.tracker
+        self._server = server
+        return address
+
+    def _bind_tcp(self, host: str, port: int, handler: type[AgentHandler]) -> BoundedTCPServer:
+        try:
+            if ":" in host:
+                return BoundedTCP6Server((host, port), handler)
+            return BoundedTCPServer((host, port), handler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            self._holder_check(f"http://{shown}", shown)
+            raise AssertionError("unreachable") from exc
+
+    def _holder_check(self, address: str, shown: str) -> None:
+        verified = verify_listener(
+            address, self.token, config_fingerprint=self.config.config_fingerprint
+        )
+        if verified:
+            raise AddressServedError(errno.EADDRINUSE, f"{shown} is served by a verified agent")
+        raise AddressInUseError(
+            errno.EADDRINUSE,
+            f"{shown} is held by a listener that cannot prove it holds this agent's token "
+            "(not ours, or another configuration); refusing to start. The token was not sent",
+        )
+
+    def _bind_unix(self, path: str, handler: type[AgentHandler]) -> BoundedUnixServer:
+        ensure_private_dir(os.path.dirname(os.path.abspath(path)))
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            info = None
+        if info is not None:
+            if not stat.S_ISSOCK(info.st_mode):
+                raise AddressInUseError(errno.EEXIST, f"{path} exists and is not a socket")
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 probe.connect(path)
+                live = True
             except OSError:
-                os.unlink(path)  # a stale socket left by a dead agent
-            else:
-                raise AddressInUseError(errno.EADDRINUSE, f"{path} has a live agent")
+                live = False
             finally:
                 probe.close()
+            if live:
+                self._holder_check(f"unix:{path}", path)
+            os.unlink(path)  # a stale socket left by a dead agent
         old_umask = os.umask(0o177)
         try:
-            server = _UnixHTTPServer(path, handler)
+            server = BoundedUnixServer(path, handler)
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o600)
@@ -234,15 +337,19 @@ class Agent:
     def port(self) -> int | None:
         if self._server is None or self.config.unix_socket:
             return None
-        return int(self._server.server_address[1])  # type: ignore[index]
+        return int(self._server.server_address[1])
 
     def serve_forever(self) -> None:
         assert self._server is not None, "call bind() first"
+        threading.Thread(target=self.tracker.run_reaper, name="agent-reaper", daemon=True).start()
+        self.prefetcher.start()
         if self.config.idle_exit_seconds > 0:
             threading.Thread(target=self._idle_watch, daemon=True).start()
         try:
             self._server.serve_forever(poll_interval=0.5)
         finally:
+            self.tracker.stop()
+            self.prefetcher.stop()
             self._close()
 
     def start_in_thread(self) -> str:
@@ -270,6 +377,8 @@ class Agent:
     def _close(self) -> None:
         if self._server is not None:
             self._server.server_close()
-        if self.config.unix_socket and os.path.exists(self.config.unix_socket):
+        path = self.config.unix_socket
+        if path:
             with contextlib.suppress(OSError):
-                os.unlink(self.config.unix_socket)
+                if stat.S_ISSOCK(os.lstat(path).st_mode):
+                    os.unlink(path)

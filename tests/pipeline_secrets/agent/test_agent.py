@@ -24,8 +24,9 @@ from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.errors import SecretAccessDeniedError, SecretNotFoundError
 from pipeline_secrets.source import SecretsManagerSource
 from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
+from tests.pipeline_secrets.agent.agent_proc import short_runtime_dir
 
-TOKEN = "test-token-123"
+TOKEN = "test-token-" + "Qx7vR2mK9pL4wZ8s"
 
 
 def _cache(moto: Any) -> SecretCache:
@@ -36,7 +37,13 @@ def _cache(moto: Any) -> SecretCache:
 def agent(moto: Any) -> Iterator[Agent]:
     running = Agent(
         _cache(moto),
-        AgentConfig(port=0, token=TOKEN, prefetch_prefixes=("app/",)),
+        AgentConfig(
+            port=0,
+            token=TOKEN,
+            prefetch_prefixes=("app/",),
+            allowed_prefixes=("app/", "db/"),
+            prefetch_wait_seconds=10.0,  # exact call counts on a loaded machine
+        ),
     )
     running.start_in_thread()
     yield running
@@ -115,7 +122,7 @@ def test_prefetch_prefix_one_batch_answers_all(agent: Agent, put_secret: Any) ->
 
 def test_unix_socket_agent(moto: Any, put_secret: Any, tmp_path: Path) -> None:
     path = str(tmp_path / "run" / "agent.sock")
-    running = Agent(_cache(moto), AgentConfig(unix_socket=path, token=TOKEN))
+    running = Agent(_cache(moto), AgentConfig(unix_socket=path, token=TOKEN, allow_any_secret=True))
     running.start_in_thread()
     try:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -157,6 +164,7 @@ def test_cli_agent_and_address_race(moto: Any, put_secret: Any, tmp_path: Path) 
         port = s.getsockname()[1]
     env = {**os.environ, **moto.env(), "PIPELINE_SECRETS_AGENT_TOKEN": TOKEN}
     cmd = [sys.executable, "-m", "pipeline_secrets.tools", "agent", "--port", str(port)]
+    cmd += ["--allow-prefix", "db/"]
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         client = AgentClient(f"http://127.0.0.1:{port}", TOKEN)
@@ -164,8 +172,11 @@ def test_cli_agent_and_address_race(moto: Any, put_secret: Any, tmp_path: Path) 
         put_secret("db/cli", "cli-value")
         assert client.get_secret_value("db/cli").text() == "cli-value"
         second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
-        assert second.returncode == 0
-        assert "another agent already serves" in second.stderr
+        assert second.returncode == 0  # the holder proved it has the same token
+        assert "verified agent" in second.stderr
+        other = {**env, "PIPELINE_SECRETS_AGENT_TOKEN": "another-token-" + "Hk3Lm9Pq2Rs7"}
+        third = subprocess.run(cmd, env=other, capture_output=True, text=True, timeout=60)
+        assert third.returncode == 1 and "cannot prove" in third.stderr
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=10)
@@ -173,21 +184,22 @@ def test_cli_agent_and_address_race(moto: Any, put_secret: Any, tmp_path: Path) 
         k: v for k, v in env.items() if k not in {"PIPELINE_SECRETS_AGENT_TOKEN", "AWS_TOKEN"}
     }
     refused = subprocess.run(cmd, env=no_token, capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 2 and "needs a token" in refused.stderr
+    assert refused.returncode == 2 and "empty" in refused.stderr
 
 
 _RACER = """
 import sys
+from pipeline_secrets.agent.launch_config import AgentLaunchConfig
 from pipeline_secrets.agent.launcher import LaunchSpec, ensure_agent
-client = ensure_agent(LaunchSpec(idle_exit_seconds=60))
+config = AgentLaunchConfig(allowed_prefixes=("db/",), idle_exit_seconds=60)
+client = ensure_agent(LaunchSpec(config))
 print(client.get_secret_value("db/race").text() == "race-value")
 """
 
 
 def test_on_demand_start_races_to_one_agent(moto: Any, put_secret: Any, tmp_path: Path) -> None:
     put_secret("db/race", "race-value")
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
+    runtime = short_runtime_dir(tmp_path)
     env = {**os.environ, **moto.env(), "XDG_RUNTIME_DIR": str(runtime)}
     env["PYTHONPATH"] = os.getcwd()
     racers = [
@@ -196,12 +208,14 @@ def test_on_demand_start_races_to_one_agent(moto: Any, put_secret: Any, tmp_path
     ]
     outputs = [r.communicate(timeout=120)[0].strip() for r in racers]
     directory = runtime / "pipeline-secrets"
-    pid = int((directory / "agent.pid").read_text())
+    (pid_file,) = directory.glob("agent-*.pid")
+    pid = int(pid_file.read_text())
     try:
         assert outputs == ["True"] * 4
-        log = (directory / "agent.log").read_text()
-        assert log.count("listening on") == 1  # exactly one agent was started
-        assert stat.S_IMODE(os.stat(directory / "agent.token").st_mode) == 0o600
+        (log_file,) = directory.glob("agent-*.log")
+        assert log_file.read_text().count("listening on") == 1  # exactly one agent was started
+        (token_file,) = directory.glob("agent-*.token")
+        assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
     finally:
         os.kill(pid, signal.SIGTERM)
 
