@@ -132,6 +132,9 @@ class AgentClient:
                     f"secrets agent at {self.address} sent an unreadable answer for {secret_id!r}"
                 ) from exc
         code = protocol.error_code_from_body(status, body)
+        if code == "TooManyRequestsException":
+            # The agent's connection cap, not AWS throttling: read directly instead.
+            raise AgentUnavailableError(f"secrets agent at {self.address} is at its connection cap")
         raise map_error_code(code, secret_id, "GetSecretValue (agent)")
 
     def stats(self) -> dict[str, Any]:
