@@ -118,7 +118,7 @@ def test_not_found_does_not_fail_over(moto):  # type: ignore[no-untyped-def]
 
 
 # -- the SecretSource protocol: the direct source and the agent source -----------------------
-TOKEN = "source-test-token"
+TOKEN = "source-test-token-" + "Vq3Lm8Zr5Tn2Kx7W"
 
 
 @pytest.fixture
@@ -134,13 +134,19 @@ def agent_process(moto):  # type: ignore[no-untyped-def]
 
     port = free_port()
     env = {**os.environ, **moto.env(), "PIPELINE_SECRETS_AGENT_TOKEN": TOKEN}
-    cmd = [sys.executable, "-m", "pipeline_secrets.tools", "agent", "--port", str(port)]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Every refresh below must reach moto: lift the agent's refreshNow rate limit
+    # (tests/pipeline_secrets/agent/test_attacks.py checks the limit itself).
+    cmd = [
+        *(sys.executable, "-m", "pipeline_secrets.tools", "agent", "--port", str(port)),
+        *("--allow-prefix", "db/", "--min-refresh-interval-seconds", "0"),
+    ]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     address = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while not AgentClient(address, TOKEN).ping():
         assert time.monotonic() < deadline, "the agent did not start"
-        assert process.poll() is None, "the agent exited"
+        if process.poll() is not None:
+            pytest.fail(f"the agent exited: {process.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
         time.sleep(0.1)
     yield address
     process.send_signal(signal.SIGTERM)

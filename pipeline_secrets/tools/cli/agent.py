@@ -75,6 +75,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-stale-seconds", type=float, help="stale-if-error window (default 3600)")
     p.add_argument("--idle-exit-seconds", type=float, default=0.0, help="exit when idle (0: never)")
     p.add_argument(
+        "--min-refresh-interval-seconds",
+        type=float,
+        default=5.0,
+        help="refreshNow makes at most one call per secret per this many seconds (default 5)",
+    )
+    p.add_argument(
         "--idle-timeout-seconds",
         type=float,
         default=30.0,
@@ -163,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
             allow_non_loopback=args.allow_non_loopback,
             idle_exit_seconds=launch.idle_exit_seconds,
             idle_timeout_seconds=args.idle_timeout_seconds,
+            min_refresh_interval_seconds=args.min_refresh_interval_seconds,
             max_connections=args.max_connections,
             config_fingerprint=fingerprint,
         )
