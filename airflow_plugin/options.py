@@ -129,9 +129,11 @@ class BackendOptions:
     strict: bool = False
     multi_team: bool | None = None  # None: read [core] multi_team
     connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    unknown_keys_to_extra: bool = True
+    # The provider drops unknown JSON keys and returns {"value": ...} Variables as JSON
+    # text; keeping those keys in extra and unwrapping are opt-in.
+    unknown_keys_to_extra: bool = False
     rds_metadata_to_extra: bool = False
-    variable_value_key: str | None = "value"
+    variable_value_key: str | None = None
     cache_ttl_seconds: float | None = None  # None: core default (300)
     negative_ttl_seconds: float | None = None  # core default 30
     max_stale_seconds: float | None = None  # core default 3600
@@ -198,6 +200,48 @@ _AWS_PARSERS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 
+# The amazon provider's positional parameters, in its order.
+POSITIONAL_KWARGS = (
+    "connections_prefix",
+    "connections_lookup_pattern",
+    "variables_prefix",
+    "variables_lookup_pattern",
+    "config_prefix",
+    "config_lookup_pattern",
+    "sep",
+    "extra_conn_words",
+)
+
+
+def positional_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge positional arguments into kwargs the way the provider's signature binds them."""
+    if len(args) > len(POSITIONAL_KWARGS):
+        raise TypeError(
+            f"SecretsManagerBackend takes at most {len(POSITIONAL_KWARGS)} positional "
+            f"arguments ({', '.join(POSITIONAL_KWARGS)}), {len(args)} given"
+        )
+    merged = dict(kwargs)
+    for name, value in zip(POSITIONAL_KWARGS, args, strict=False):
+        if name in kwargs:
+            raise TypeError(f"SecretsManagerBackend got multiple values for argument {name!r}")
+        merged[name] = value
+    return merged
+
+
+_SESSION_KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
+def _lift_session_kwargs_keys(aws: dict[str, Any]) -> None:
+    """Keys given in ``session_kwargs`` (deprecated in the provider, still read by it)
+    are used when not given at the top level, as the provider's connection wrapper does."""
+    session_kwargs = aws.get("session_kwargs")
+    if not isinstance(session_kwargs, Mapping) or aws.get("aws_access_key_id"):
+        return
+    for name in _SESSION_KEY_NAMES:
+        if session_kwargs.get(name):
+            aws[name] = session_kwargs[name]
+
+
 def parse_options(kwargs: Mapping[str, Any]) -> BackendOptions:
     """Validate and convert backend kwargs. Unknown kwargs are logged and ignored."""
     values: dict[str, Any] = {}
@@ -217,6 +261,7 @@ def parse_options(kwargs: Mapping[str, Any]) -> BackendOptions:
                 aws[name] = value
         else:
             log.warning("SecretsManagerBackend: ignoring unknown backend kwarg %r", name)
+    _lift_session_kwargs_keys(aws)
     sep = values.get("sep", "/")
     for kind in ("connections", "variables", "config"):
         key = f"{kind}_prefix"

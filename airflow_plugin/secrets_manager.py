@@ -23,9 +23,10 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from airflow_plugin import _airflow, connection_shapes, masking, teams
-from airflow_plugin.options import BackendOptions, parse_options
+from airflow_plugin.options import BackendOptions, parse_options, positional_kwargs
 from airflow_plugin.session import client_factory
 from pipeline_secrets.cache import CachePolicy, SecretCache
+from pipeline_secrets.client import ClientFactory
 from pipeline_secrets.errors import SecretError, SecretNotFoundError
 from pipeline_secrets.model import SecretValue, parse_json_object
 from pipeline_secrets.source import SecretsManagerSource
@@ -39,9 +40,9 @@ _KINDS = {"connections": "connection", "variables": "variable", "config": "confi
 class SecretsManagerBackend(_airflow.BaseSecretsBackend):
     """Connections, Variables and config from AWS Secrets Manager, cached and masked."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
-        self.options: BackendOptions = parse_options(kwargs)
+        self.options: BackendOptions = parse_options(positional_kwargs(args, kwargs))
         o = self.options
         self._words = connection_shapes.word_lists(o.extra_conn_words)
         self._patterns = {
@@ -62,8 +63,11 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         self.sep = o.sep
         self.extra_conn_words = dict(o.extra_conn_words or {})
         self.profile_name = o.aws.get("profile_name")
+        self.api_version = o.aws.get("api_version")
+        self.use_ssl = o.aws.get("use_ssl")
         self._cache: SecretCache | None = None
-        self._lock = threading.Lock()
+        self._clients: ClientFactory | None = None
+        self._lock = threading.RLock()  # the cache is built under it, and builds the clients
         self._prefetch_lock = threading.Lock()
         self._masked: set[str] = set()
         self._masked_pid = os.getpid()
@@ -139,13 +143,27 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
                     self._cache = self._build_cache()
         return self._cache
 
+    @property
+    def client(self) -> Any:
+        """The boto3 Secrets Manager client of the primary region (the provider's public
+        ``client``): same region, endpoint, credentials and role as our lookups use."""
+        return self._client_factory().client()
+
+    def _client_factory(self) -> ClientFactory:
+        if self._clients is None:
+            with self._lock:
+                if self._clients is None:
+                    o = self.options
+                    self._clients = client_factory(
+                        o.aws, o.fallback_regions, o.region_endpoint_urls
+                    )
+        return self._clients
+
     def _build_cache(self) -> SecretCache:
         from airflow_plugin.agent_setup import agent_source
 
         o = self.options
-        direct = SecretsManagerSource(
-            clients=client_factory(o.aws, o.fallback_regions, o.region_endpoint_urls)
-        )
+        direct = SecretsManagerSource(clients=self._client_factory())
         source: SecretsManagerSource = agent_source(o, direct, self._agent_prefixes()) or direct
         policy = CachePolicy.create(
             ttl_seconds=o.cache_ttl_seconds,

@@ -17,6 +17,9 @@ import boto3
 from pipeline_secrets.client import ClientFactory, ClientSettings
 
 CORE_ROLE_METHODS = (None, "", "assume_role")
+# The amazon provider's backend assumes its role as "Airflow_SecretsManagerBackend__connection",
+# slugified: IAM trust policies and CloudTrail filters match this name.
+BACKEND_ROLE_SESSION_NAME = "airflow_secretsmanagerbackend__connection"
 
 
 def client_settings(
@@ -33,11 +36,14 @@ def client_settings(
         aws_secret_access_key=aws.get("aws_secret_access_key"),
         aws_session_token=aws.get("aws_session_token"),
         role_arn=aws.get("role_arn"),
+        role_session_name=BACKEND_ROLE_SESSION_NAME,
         assume_role_kwargs=aws.get("assume_role_kwargs"),
         botocore_config=config,
         verify=aws.get("verify"),
         fallback_regions=tuple(fallback_regions) or None,
         endpoint_urls_by_region=region_endpoint_urls,
+        use_ssl=aws.get("use_ssl"),
+        api_version=aws.get("api_version"),
     )
 
 
