@@ -98,6 +98,18 @@ def _str_list(raw: Any, name: str) -> tuple[str, ...]:
     raise ValueError(f"backend kwarg {name!r} must be a list of strings")
 
 
+def _bool_or_names(raw: Any, name: str) -> bool | tuple[str, ...]:
+    """``true``/``false``, or a list of names (JSON list or ``a,b,c``)."""
+    value = _settings.parse_loose(raw) if isinstance(raw, str) else raw
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and raw.strip().lower() in {"yes", "no", "on", "off", "1", "0"}:
+        return _bool(raw, name)
+    return _str_list(value if not isinstance(value, str) else raw, name)
+
+
 def _loose(raw: Any, name: str) -> Any:
     return _settings.parse_loose(raw) if isinstance(raw, str) else raw
 
@@ -134,6 +146,10 @@ class BackendOptions:
     unknown_keys_to_extra: bool = False
     rds_metadata_to_extra: bool = False
     variable_value_key: str | None = None
+    # Masking (airflow_plugin.masking): values the user marks as secret, on top of
+    # passwords and extra fields whose names Airflow treats as sensitive.
+    mask_extra_fields: tuple[str, ...] = ()
+    mask_variables: bool | tuple[str, ...] = False
     cache_ttl_seconds: float | None = None  # None: core default (300)
     negative_ttl_seconds: float | None = None  # core default 30
     max_stale_seconds: float | None = None  # core default 3600
@@ -177,6 +193,8 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "unknown_keys_to_extra": _bool,
     "rds_metadata_to_extra": _bool,
     "variable_value_key": _str_or_none,
+    "mask_extra_fields": _str_list,
+    "mask_variables": _bool_or_names,
     "cache_ttl_seconds": _float,
     "negative_ttl_seconds": _float,
     "max_stale_seconds": _float,

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from airflow_plugin import _airflow, connection_shapes, masking, teams
@@ -27,13 +27,15 @@ from airflow_plugin.options import BackendOptions, parse_options, positional_kwa
 from airflow_plugin.session import client_factory
 from pipeline_secrets.cache import CachePolicy, SecretCache
 from pipeline_secrets.client import ClientFactory
-from pipeline_secrets.errors import SecretError, SecretNotFoundError
+from pipeline_secrets.errors import SecretConfigurationError, SecretError, SecretNotFoundError
 from pipeline_secrets.model import SecretValue, parse_json_object
 from pipeline_secrets.source import SecretsManagerSource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The backend kwargs that fix a SecretConfigurationError's setting.
+_SETTING_KWARGS = {"credentials": "profile_name, role_arn, aws_access_key_id/aws_secret_access_key"}
 _KINDS = {"connections": "connection", "variables": "variable", "config": "configuration option"}
 
 
@@ -69,7 +71,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         self._clients: ClientFactory | None = None
         self._lock = threading.RLock()  # the cache is built under it, and builds the clients
         self._prefetch_lock = threading.Lock()
-        self._masked: set[str] = set()
+        self._masked: set[masking.MaskEntry] = set()
         self._masked_pid = os.getpid()
         self._multi_team_mode: bool | None = None
 
@@ -79,7 +81,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         spec = self.options.connections.get(conn_id)
         defaults = {k: v for k, v in (spec or {}).items() if k != "secret_id"}
 
-        def render(value: SecretValue, path: str) -> tuple[str, tuple[str, ...]]:
+        def render(value: SecretValue, path: str) -> tuple[str, tuple[masking.MaskEntry, ...]]:
             return self._render_connection(value, path, defaults)
 
         parser_key = ("airflow-connection", conn_id, repr(sorted(defaults.items())))
@@ -87,8 +89,8 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         rendered = self._fetch("connections", conn_id, paths, render, parser_key)
         if rendered is None:
             return None
-        text, mask_values = rendered
-        self._mask(mask_values)
+        text, mask_entries = rendered
+        self._mask(mask_entries)
         return text
 
     def invalidate_connection(self, conn_id: str, team_name: str | None = None) -> None:
@@ -122,7 +124,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
             ("airflow-variable", self.options.variable_value_key),
         )
         if text is not None:
-            self._mask((text,))
+            self._mask(masking.variable_entries(key, text, self.options.mask_variables))
         return text
 
     def get_config(self, key: str) -> str | None:
@@ -269,22 +271,26 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
 
     def _failed(self, kind: str, key: str, path: str, exc: SecretError) -> None:
         message = f"SecretsManagerBackend: {_KINDS[kind]} {key!r} (secret {path!r}): {exc}"
+        if isinstance(exc, SecretConfigurationError):
+            message += f" [backend kwargs: {_SETTING_KWARGS.get(exc.setting, exc.setting)}]"
         if self.options.strict:
             raise _airflow.denied_error_class()(message) from exc
-        log.warning("%s; returning None", message)
+        if isinstance(exc, SecretConfigurationError):
+            log.error("%s; returning None", message)  # no outage: nothing heals by itself
+        else:
+            log.warning("%s; returning None", message)
 
     # -- rendering (once per secret version) ----------------------------------------------
     def _render_connection(
         self, value: SecretValue, path: str, defaults: Mapping[str, Any]
-    ) -> tuple[str, tuple[str, ...]]:
+    ) -> tuple[str, tuple[masking.MaskEntry, ...]]:
         text = value.text()
         secret = connection_shapes.parse_connection_secret(text, path)
-        collected: list[str] = []
+        marked = self.options.mask_extra_fields
         if secret is None:
             if defaults:
                 _raise_uri_defaults(path)
-            masking.mask_uri(text, collected.append)
-            return text, tuple(collected)
+            return text, tuple(masking.uri_entries(text, marked))
         conn = connection_shapes.connection_dict(
             secret,
             secret_id=path,
@@ -293,8 +299,8 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
             rds_metadata_to_extra=self.options.rds_metadata_to_extra,
             defaults=defaults,
         )
-        masking.mask_connection(conn, collected.append)
-        return connection_shapes.connection_json(conn), tuple(collected)
+        entries = tuple(masking.connection_entries(conn, marked))
+        return connection_shapes.connection_json(conn), entries
 
     def _render_variable(self, value: SecretValue) -> str:
         import json
@@ -311,14 +317,14 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
                 return inner if isinstance(inner, str) else json.dumps(inner)
         return text
 
-    def _mask(self, values: tuple[str, ...]) -> None:
+    def _mask(self, entries: Iterable[masking.MaskEntry]) -> None:
+        """Register what is secret once per process (see airflow_plugin.masking)."""
         if self._masked_pid != os.getpid():
             self._masked = set()  # a new process: its masker needs them again
             self._masked_pid = os.getpid()
-        for value in values:
-            if value and value not in self._masked:
-                masking.mask_value(value)
-                self._masked.add(value)
+        new = [entry for entry in entries if entry not in self._masked]
+        masking.register(new)
+        self._masked.update(new)
 
 
 def _call_with_path(render: Callable[[SecretValue, str], T], path: str, value: SecretValue) -> T:

@@ -279,30 +279,6 @@ def test_throttling_is_served_stale(
     assert any("serving the cached version" in m for m in _warnings(caplog))
 
 
-def _masked(text: str) -> str:
-    if AIRFLOW_MAJOR >= 3:
-        from airflow.sdk._shared.secrets_masker import redact
-    else:
-        from airflow.utils.log.secrets_masker import redact
-    return str(redact(text))
-
-
-def test_every_returned_value_is_masked(put_secret: Any, secret_value: Any, ours: Any) -> None:
-    pw, token, var = secret_value("mpw"), secret_value("mtok"), secret_value("mvar")
-    put_secret(
-        f"{PREFIX}/m",
-        {"conn_type": "http", "password": pw, "extra": {"nested": {"client_token": token}}},
-    )
-    put_secret("airflow/variables/plain_name", var)  # a name Airflow would not mask
-    put_secret(f"{PREFIX}/u", f"http://user:{token[::-1].replace('%', 'x')}@h.example")
-    backend = ours()
-    backend.get_conn_value("m")
-    backend.get_variable("plain_name")
-    backend.get_conn_value("u")
-    for value in (pw, token, var):
-        assert value not in _masked(f"log line with {value} inside")
-
-
 def test_replica_region_failover(
     moto: Any, put_secret: Any, ours: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
