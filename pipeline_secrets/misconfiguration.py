@@ -54,29 +54,39 @@ def configuration_error(
     secret_id: str | None = None,
 ) -> SecretConfigurationError | None:
     """The configuration error ``exc`` stands for, or None if it is something else."""
+    found = _classify(exc, settings, region)
+    if found is None:
+        return None
+    setting, reason = found
+    where = f"reading secret {secret_id!r}: " if secret_id else ""
+    return SecretConfigurationError(f"{where}{reason}", setting=setting, secret_id=secret_id)
+
+
+def _classify(
+    exc: BaseException, settings: ClientSettings, region: str | None
+) -> tuple[str, str] | None:
+    """(setting, reason) for a configuration mistake."""
     endpoint = settings.endpoint_urls_by_region.get(region or "") or settings.endpoint_url
     if endpoint:
         problem = endpoint_url_problem(endpoint)
         if problem is not None:
-            return SecretConfigurationError(
+            return "endpoint_url", (
                 f"the Secrets Manager endpoint URL {endpoint!r} is malformed: {problem}; "
-                "fix endpoint_url (or PIPELINE_SECRETS_ENDPOINT_URL)",
-                setting="endpoint_url",
-                secret_id=secret_id,
+                "fix endpoint_url (or PIPELINE_SECRETS_ENDPOINT_URL)"
             )
-    if isinstance(exc, NoRegionError):
-        return SecretConfigurationError(REGION_HINT, setting="region_name", secret_id=secret_id)
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return SecretConfigurationError(
-            f"{CREDENTIALS_HINT} ({type(exc).__name__})",
-            setting="credentials",
-            secret_id=secret_id,
+    if isinstance(exc, ValueError) and "endpoint" in str(exc).lower():
+        return "endpoint_url", (
+            "the Secrets Manager endpoint URL is malformed (from AWS_ENDPOINT_URL, "
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER or the AWS config file); fix it or set "
+            "endpoint_url"
         )
+    if isinstance(exc, NoRegionError):
+        return "region_name", REGION_HINT
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return "credentials", f"{CREDENTIALS_HINT} ({type(exc).__name__})"
     if isinstance(exc, ProfileNotFound):
-        return SecretConfigurationError(
+        return "profile_name", (
             f"the AWS profile {settings.profile_name!r} does not exist in the AWS config "
-            "files: fix profile_name (or PIPELINE_SECRETS_PROFILE)",
-            setting="profile_name",
-            secret_id=secret_id,
+            "files: fix profile_name (or PIPELINE_SECRETS_PROFILE)"
         )
     return None

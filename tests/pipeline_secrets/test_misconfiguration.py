@@ -77,3 +77,12 @@ def test_malformed_endpoint_url(url: str, moto: Any) -> None:
 def test_good_endpoint_urls_pass() -> None:
     for url in ("http://127.0.0.1:4566", "https://secretsmanager.eu-west-1.amazonaws.com"):
         assert endpoint_url_problem(url) is None
+
+
+def test_malformed_endpoint_from_botos_environment(
+    moto: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "localhost:4566")
+    error = _fetch(region_name="us-east-1")
+    assert error.setting == "endpoint_url" and "AWS_ENDPOINT_URL" in str(error)
+    assert "'app/db'" in str(error)
