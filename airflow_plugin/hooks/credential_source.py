@@ -27,7 +27,7 @@ from airflow.providers.common.compat.sdk import BaseHook, Connection
 from airflow_plugin.masking import mask_credentials, mask_text
 from pipeline_secrets.classify import is_authentication_failure
 from pipeline_secrets.clock import SYSTEM_CLOCK, Clock
-from pipeline_secrets.credentials import MYSQL_CA_KEYS, DatabaseCredentials
+from pipeline_secrets.credentials import DBAPI_EXTRAS, MYSQL_CA_KEYS, DatabaseCredentials
 from pipeline_secrets.errors import AuthenticationFailedError
 from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
 from pipeline_secrets.sanitize import sanitized
@@ -38,7 +38,7 @@ T = TypeVar("T")
 # Extras that configure our hooks; never passed on to a database driver.
 HOOK_EXTRAS = frozenset({"credentials_id", "secret_id", "secrets_conn_id"})
 # Secret keys a PostgreSQL-family driver understands (others stay out of connect()).
-_PG_SECRET_EXTRAS = ("sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name")
+_PG_SECRET_EXTRAS = tuple(DBAPI_EXTRAS["psycopg2"])  # the core's one per-driver table
 
 
 class CredentialSource(Protocol):
