@@ -44,11 +44,13 @@ def _find_mask_secret() -> Any:
 _mask = _find_mask_secret()
 
 
-def mask_secret(value: str) -> None:
+def mask_secret(value: str, name: str | None = None) -> None:
+    """Airflow's ``mask_secret``: with a ``name``, Airflow masks the value only when the
+    name looks sensitive (its ``should_hide_value_for_key`` rule)."""
     if _mask is None or not value:
         return
     try:
-        _mask(value)
+        _mask(value, name)
     except Exception as exc:  # masking must never break a lookup
         log.debug("mask_secret failed: %s", type(exc).__name__)
 

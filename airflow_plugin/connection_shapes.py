@@ -5,15 +5,21 @@ the result deserializes to the same Connection fields; where that backend loses 
 we keep it:
 
 * URI strings are returned unchanged (Airflow parses them).
-* JSON objects: the provider's key aliases, with its first-match-in-secret-order rule
-  and ``extra_conn_words``, give login/password/host/port/schema/conn_type/extra.
-  On top of that: ``dbname`` becomes ``schema`` when no alias key is present; an RDS engine
-  name that supplied ``conn_type`` is mapped to the Airflow conn_type (postgres,
-  aurora-postgresql -> postgres; mysql, aurora-mysql, mariadb -> mysql; redshift;
-  oracle; sqlserver* -> mssql); keys nobody reads go into ``extra`` (RDS rotation
-  metadata such as ``dbClusterIdentifier`` only when asked: DB-API hooks pass every
-  extra to the driver); ``ssl: true`` of a PostgreSQL secret becomes
-  ``extra.sslmode = "require"``.
+* JSON objects: the provider's key aliases (from the core's one table,
+  ``pipeline_secrets.credentials.FIELD_ALIASES``), with its first-match-in-secret-order
+  rule and ``extra_conn_words``, give login/password/host/port/schema/conn_type/extra.
+  Where two of the provider's keys disagree (``user`` and ``username``), the first in the
+  secret wins, as in the provider (a warning names both keys; the core refuses such a
+  secret). On top of that: a field none of the provider's keys set is read from our
+  keys (``dbname`` -> schema, ``hostname``/``endpoint`` -> host, ``passwd`` -> password,
+  ``dialect`` -> conn_type), two of which disagreeing is a format error, as in the core;
+  an RDS engine name that supplied ``conn_type`` is mapped to the Airflow conn_type
+  (postgres, aurora-postgresql -> postgres; mysql, aurora-mysql, mariadb -> mysql;
+  redshift; oracle; sqlserver* -> mssql); ``ssl: true`` of a PostgreSQL secret becomes
+  ``extra.sslmode = "require"``. Keys nobody reads are dropped, as the provider does,
+  or kept in ``extra`` with ``unknown_keys_to_extra`` (RDS rotation metadata such as
+  ``dbClusterIdentifier`` only with ``rds_metadata_to_extra``: DB-API hooks pass every
+  extra to the driver).
 * ``defaults`` (a base connection from the backend kwargs, for RDS-managed secrets
   that hold only username and password) fill fields the secret leaves empty.
 """
@@ -25,24 +31,27 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline_secrets.credentials import FIELD_ALIASES, pick_alias
 from pipeline_secrets.engines import canonical_engine, engine_info
 from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.model import parse_json_object
 
 log = logging.getLogger(__name__)
 
-# The amazon provider's aliases, in its order.
+# The amazon provider's aliases, in its order, from the core's one alias table.
 BASE_WORDS: dict[str, tuple[str, ...]] = {
-    "login": ("login", "user", "username", "user_name"),
-    "password": ("password", "pass", "key"),
-    "host": ("host", "remote_host", "server"),
-    "port": ("port",),
-    "schema": ("database", "schema"),
-    "conn_type": ("conn_type", "conn_id", "connection_type", "engine"),
+    **{a.connection_field: a.provider for a in FIELD_ALIASES.values() if a.provider},
     "extra": ("extra",),
 }
+# Keys only we read (dbname, hostname, passwd ...), per core field, used when none of
+# the provider's keys of that field is present.
+OUR_WORDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    a.connection_field: (name, a.ours)
+    for name, a in FIELD_ALIASES.items()
+    if a.connection_field and a.ours
+}
 CONNECTION_FIELDS = ("conn_type", "host", "login", "password", "schema", "port", "extra")
-DBNAME_KEYS = ("dbname",)
+ENGINE_KEYS = ("engine", "dialect")  # conn_type keys that hold an RDS engine name
 # Keys AWS writes into RDS/Aurora/Redshift/DocumentDB rotation secrets.
 RDS_METADATA_KEYS = frozenset(
     {
@@ -79,6 +88,22 @@ def standardize(secret: Mapping[str, Any], words: Mapping[str, tuple[str, ...]])
     }
 
 
+def _warn_provider_order(
+    secret: Mapping[str, Any], words: Mapping[str, tuple[str, ...]], secret_id: str
+) -> None:
+    """Keys of one field that disagree, one of them the provider's: the provider takes its
+    first key in the secret's order, and so do we (a drop-in must), but say so."""
+    core_names = {a.connection_field: name for name, a in FIELD_ALIASES.items()}
+    for conn_field, keys in words.items():
+        ours = OUR_WORDS.get(conn_field, ("", ()))[1]
+        try:
+            pick_alias(secret, core_names.get(conn_field, conn_field), (*keys, *ours), secret_id)
+        except SecretFormatError as exc:
+            log.warning(
+                "%s; the first of them in the secret is used, as the amazon provider does", exc
+            )
+
+
 def airflow_conn_type(engine: str) -> str | None:
     """The Airflow conn_type for an RDS engine name, None if the name is not an engine."""
     canonical = canonical_engine(engine)
@@ -96,20 +121,26 @@ def connection_dict(
 ) -> dict[str, Any]:
     """The connection fields for a JSON secret (values may be None)."""
     conn = standardize(secret, words)
+    _warn_provider_order(secret, words, secret_id)
     used = {k for aliases in words.values() for k in aliases if k in secret}
+    conn_key = next((k for k in secret if k in words["conn_type"]), None)
+
+    # Fields the provider's keys left empty: our keys (dbname, hostname ...), where two
+    # keys that disagree are a format error, as in the core.
+    for conn_field, (core_name, keys) in OUR_WORDS.items():
+        if conn.get(conn_field) is None:
+            key, value = pick_alias(secret, core_name, keys, secret_id)
+            if key is not None and value != "":
+                conn[conn_field] = value
+                if conn_field == "conn_type":
+                    conn_key = key
+        used.update(k for k in keys if k in secret)
 
     # conn_type supplied by an RDS engine name: map it to the hook's conn_type.
-    conn_key = next((k for k in secret if k in words["conn_type"]), None)
-    if conn_key == "engine" and isinstance(conn["conn_type"], str):
+    if conn_key in ENGINE_KEYS and isinstance(conn["conn_type"], str):
         mapped = airflow_conn_type(conn["conn_type"])
         if mapped:
             conn["conn_type"] = mapped
-    if conn["schema"] is None:
-        for key in DBNAME_KEYS:
-            if secret.get(key) not in (None, ""):
-                conn["schema"] = secret[key]
-                break
-    used.update(k for k in DBNAME_KEYS if k in secret)
 
     extra = _extra_dict(conn["extra"], secret_id)
     leftovers: dict[str, Any] = {}
@@ -157,9 +188,11 @@ def connection_json(conn: Mapping[str, Any]) -> str:
 
 def parse_connection_secret(text: str, secret_id: str) -> dict[str, Any] | None:
     """The JSON object in a connection secret, or None when it is a URI."""
-    if not text.strip().startswith("{"):
+    # A byte-order mark is invisible in editors and consoles: tolerated, as in the core.
+    stripped = text.strip().lstrip("\ufeff").strip()
+    if not stripped.startswith("{"):
         return None
-    return parse_json_object(text, secret_id)
+    return parse_json_object(stripped, secret_id)
 
 
 def _extra_dict(extra: Any, secret_id: str) -> dict[str, Any] | None:

@@ -98,6 +98,18 @@ def _str_list(raw: Any, name: str) -> tuple[str, ...]:
     raise ValueError(f"backend kwarg {name!r} must be a list of strings")
 
 
+def _bool_or_names(raw: Any, name: str) -> bool | tuple[str, ...]:
+    """``true``/``false``, or a list of names (JSON list or ``a,b,c``)."""
+    value = _settings.parse_loose(raw) if isinstance(raw, str) else raw
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and raw.strip().lower() in {"yes", "no", "on", "off", "1", "0"}:
+        return _bool(raw, name)
+    return _str_list(value if not isinstance(value, str) else raw, name)
+
+
 def _loose(raw: Any, name: str) -> Any:
     return _settings.parse_loose(raw) if isinstance(raw, str) else raw
 
@@ -129,9 +141,15 @@ class BackendOptions:
     strict: bool = False
     multi_team: bool | None = None  # None: read [core] multi_team
     connections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    unknown_keys_to_extra: bool = True
+    # The provider drops unknown JSON keys and returns {"value": ...} Variables as JSON
+    # text; keeping those keys in extra and unwrapping are opt-in.
+    unknown_keys_to_extra: bool = False
     rds_metadata_to_extra: bool = False
-    variable_value_key: str | None = "value"
+    variable_value_key: str | None = None
+    # Masking (airflow_plugin.masking): values the user marks as secret, on top of
+    # passwords and extra fields whose names Airflow treats as sensitive.
+    mask_extra_fields: tuple[str, ...] = ()
+    mask_variables: bool | tuple[str, ...] = False
     cache_ttl_seconds: float | None = None  # None: core default (300)
     negative_ttl_seconds: float | None = None  # core default 30
     max_stale_seconds: float | None = None  # core default 3600
@@ -175,6 +193,8 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "unknown_keys_to_extra": _bool,
     "rds_metadata_to_extra": _bool,
     "variable_value_key": _str_or_none,
+    "mask_extra_fields": _str_list,
+    "mask_variables": _bool_or_names,
     "cache_ttl_seconds": _float,
     "negative_ttl_seconds": _float,
     "max_stale_seconds": _float,
@@ -198,6 +218,48 @@ _AWS_PARSERS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 
+# The amazon provider's positional parameters, in its order.
+POSITIONAL_KWARGS = (
+    "connections_prefix",
+    "connections_lookup_pattern",
+    "variables_prefix",
+    "variables_lookup_pattern",
+    "config_prefix",
+    "config_lookup_pattern",
+    "sep",
+    "extra_conn_words",
+)
+
+
+def positional_kwargs(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge positional arguments into kwargs the way the provider's signature binds them."""
+    if len(args) > len(POSITIONAL_KWARGS):
+        raise TypeError(
+            f"SecretsManagerBackend takes at most {len(POSITIONAL_KWARGS)} positional "
+            f"arguments ({', '.join(POSITIONAL_KWARGS)}), {len(args)} given"
+        )
+    merged = dict(kwargs)
+    for name, value in zip(POSITIONAL_KWARGS, args, strict=False):
+        if name in kwargs:
+            raise TypeError(f"SecretsManagerBackend got multiple values for argument {name!r}")
+        merged[name] = value
+    return merged
+
+
+_SESSION_KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
+def _lift_session_kwargs_keys(aws: dict[str, Any]) -> None:
+    """Keys given in ``session_kwargs`` (deprecated in the provider, still read by it)
+    are used when not given at the top level, as the provider's connection wrapper does."""
+    session_kwargs = aws.get("session_kwargs")
+    if not isinstance(session_kwargs, Mapping) or aws.get("aws_access_key_id"):
+        return
+    for name in _SESSION_KEY_NAMES:
+        if session_kwargs.get(name):
+            aws[name] = session_kwargs[name]
+
+
 def parse_options(kwargs: Mapping[str, Any]) -> BackendOptions:
     """Validate and convert backend kwargs. Unknown kwargs are logged and ignored."""
     values: dict[str, Any] = {}
@@ -217,6 +279,7 @@ def parse_options(kwargs: Mapping[str, Any]) -> BackendOptions:
                 aws[name] = value
         else:
             log.warning("SecretsManagerBackend: ignoring unknown backend kwarg %r", name)
+    _lift_session_kwargs_keys(aws)
     sep = values.get("sep", "/")
     for kind in ("connections", "variables", "config"):
         key = f"{kind}_prefix"

@@ -19,29 +19,32 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from airflow_plugin import _airflow, connection_shapes, masking, teams
-from airflow_plugin.options import BackendOptions, parse_options
+from airflow_plugin.options import BackendOptions, parse_options, positional_kwargs
 from airflow_plugin.session import client_factory
 from pipeline_secrets.cache import CachePolicy, SecretCache
-from pipeline_secrets.errors import SecretError, SecretNotFoundError
+from pipeline_secrets.client import ClientFactory
+from pipeline_secrets.errors import SecretConfigurationError, SecretError, SecretNotFoundError
 from pipeline_secrets.model import SecretValue, parse_json_object
 from pipeline_secrets.source import SecretsManagerSource, SecretSource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The backend kwargs that fix a SecretConfigurationError's setting.
+_SETTING_KWARGS = {"credentials": "profile_name, role_arn, aws_access_key_id/aws_secret_access_key"}
 _KINDS = {"connections": "connection", "variables": "variable", "config": "configuration option"}
 
 
 class SecretsManagerBackend(_airflow.BaseSecretsBackend):
     """Connections, Variables and config from AWS Secrets Manager, cached and masked."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
-        self.options: BackendOptions = parse_options(kwargs)
+        self.options: BackendOptions = parse_options(positional_kwargs(args, kwargs))
         o = self.options
         self._words = connection_shapes.word_lists(o.extra_conn_words)
         self._patterns = {
@@ -62,10 +65,13 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         self.sep = o.sep
         self.extra_conn_words = dict(o.extra_conn_words or {})
         self.profile_name = o.aws.get("profile_name")
+        self.api_version = o.aws.get("api_version")
+        self.use_ssl = o.aws.get("use_ssl")
         self._cache: SecretCache | None = None
-        self._lock = threading.Lock()
+        self._clients: ClientFactory | None = None
+        self._lock = threading.RLock()  # the cache is built under it, and builds the clients
         self._prefetch_lock = threading.Lock()
-        self._masked: set[str] = set()
+        self._masked: set[masking.MaskEntry] = set()
         self._masked_pid = os.getpid()
         self._multi_team_mode: bool | None = None
 
@@ -75,7 +81,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         spec = self.options.connections.get(conn_id)
         defaults = {k: v for k, v in (spec or {}).items() if k != "secret_id"}
 
-        def render(value: SecretValue, path: str) -> tuple[str, tuple[str, ...]]:
+        def render(value: SecretValue, path: str) -> tuple[str, tuple[masking.MaskEntry, ...]]:
             return self._render_connection(value, path, defaults)
 
         parser_key = ("airflow-connection", conn_id, repr(sorted(defaults.items())))
@@ -83,8 +89,8 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         rendered = self._fetch("connections", conn_id, paths, render, parser_key)
         if rendered is None:
             return None
-        text, mask_values = rendered
-        self._mask(mask_values)
+        text, mask_entries = rendered
+        self._mask(mask_entries)
         return text
 
     def invalidate_connection(self, conn_id: str, team_name: str | None = None) -> None:
@@ -128,7 +134,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
             ("airflow-variable", self.options.variable_value_key),
         )
         if text is not None:
-            self._mask((text,))
+            self._mask(masking.variable_entries(key, text, self.options.mask_variables))
         return text
 
     def get_config(self, key: str) -> str | None:
@@ -149,13 +155,27 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
                     self._cache = self._build_cache()
         return self._cache
 
+    @property
+    def client(self) -> Any:
+        """The boto3 Secrets Manager client of the primary region (the provider's public
+        ``client``): same region, endpoint, credentials and role as our lookups use."""
+        return self._client_factory().client()
+
+    def _client_factory(self) -> ClientFactory:
+        if self._clients is None:
+            with self._lock:
+                if self._clients is None:
+                    o = self.options
+                    self._clients = client_factory(
+                        o.aws, o.fallback_regions, o.region_endpoint_urls
+                    )
+        return self._clients
+
     def _build_cache(self) -> SecretCache:
         from airflow_plugin.agent_setup import agent_source
 
         o = self.options
-        direct = SecretsManagerSource(
-            clients=client_factory(o.aws, o.fallback_regions, o.region_endpoint_urls)
-        )
+        direct = SecretsManagerSource(clients=self._client_factory())
         source: SecretSource = agent_source(o, direct, self._agent_prefixes()) or direct
         policy = CachePolicy.create(
             ttl_seconds=o.cache_ttl_seconds,
@@ -261,22 +281,26 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
 
     def _failed(self, kind: str, key: str, path: str, exc: SecretError) -> None:
         message = f"SecretsManagerBackend: {_KINDS[kind]} {key!r} (secret {path!r}): {exc}"
+        if isinstance(exc, SecretConfigurationError):
+            message += f" [backend kwargs: {_SETTING_KWARGS.get(exc.setting, exc.setting)}]"
         if self.options.strict:
             raise _airflow.denied_error_class()(message) from exc
-        log.warning("%s; returning None", message)
+        if isinstance(exc, SecretConfigurationError):
+            log.error("%s; returning None", message)  # no outage: nothing heals by itself
+        else:
+            log.warning("%s; returning None", message)
 
     # -- rendering (once per secret version) ----------------------------------------------
     def _render_connection(
         self, value: SecretValue, path: str, defaults: Mapping[str, Any]
-    ) -> tuple[str, tuple[str, ...]]:
+    ) -> tuple[str, tuple[masking.MaskEntry, ...]]:
         text = value.text()
         secret = connection_shapes.parse_connection_secret(text, path)
-        collected: list[str] = []
+        marked = self.options.mask_extra_fields
         if secret is None:
             if defaults:
                 _raise_uri_defaults(path)
-            masking.mask_uri(text, collected.append)
-            return text, tuple(collected)
+            return text, tuple(masking.uri_entries(text, marked))
         conn = connection_shapes.connection_dict(
             secret,
             secret_id=path,
@@ -285,8 +309,8 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
             rds_metadata_to_extra=self.options.rds_metadata_to_extra,
             defaults=defaults,
         )
-        masking.mask_connection(conn, collected.append)
-        return connection_shapes.connection_json(conn), tuple(collected)
+        entries = tuple(masking.connection_entries(conn, marked))
+        return connection_shapes.connection_json(conn), entries
 
     def _render_variable(self, value: SecretValue) -> str:
         import json
@@ -303,14 +327,14 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
                 return inner if isinstance(inner, str) else json.dumps(inner)
         return text
 
-    def _mask(self, values: tuple[str, ...]) -> None:
+    def _mask(self, entries: Iterable[masking.MaskEntry]) -> None:
+        """Register what is secret once per process (see airflow_plugin.masking)."""
         if self._masked_pid != os.getpid():
             self._masked = set()  # a new process: its masker needs them again
             self._masked_pid = os.getpid()
-        for value in values:
-            if value and value not in self._masked:
-                masking.mask_value(value)
-                self._masked.add(value)
+        new = [entry for entry in entries if entry not in self._masked]
+        masking.register(new)
+        self._masked.update(new)
 
 
 def _call_with_path(render: Callable[[SecretValue, str], T], path: str, value: SecretValue) -> T:

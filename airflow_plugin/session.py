@@ -18,6 +18,9 @@ from pipeline_secrets import settings
 from pipeline_secrets.client import ClientFactory, ClientSettings
 
 CORE_ROLE_METHODS = (None, "", "assume_role")
+# The amazon provider's backend assumes its role as "Airflow_SecretsManagerBackend__connection",
+# slugified: IAM trust policies and CloudTrail filters match this name.
+BACKEND_ROLE_SESSION_NAME = "airflow_secretsmanagerbackend__connection"
 
 
 def client_settings(
@@ -25,9 +28,11 @@ def client_settings(
     fallback_regions: Sequence[str] = (),
     region_endpoint_urls: Mapping[str, str] | None = None,
 ) -> ClientSettings:
-    """The backend's AWS kwargs through the core's one mapping (``settings.client_settings``)."""
+    """The backend's AWS kwargs through the core's one mapping (``settings.client_settings``),
+    with the provider's STS session name unless the user gave one."""
     return settings.client_settings(
         {
+            "role_session_name": BACKEND_ROLE_SESSION_NAME,
             **aws,
             "fallback_regions": tuple(fallback_regions),
             "region_endpoint_urls": dict(region_endpoint_urls or {}),

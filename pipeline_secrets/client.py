@@ -47,6 +47,8 @@ class ClientSettings:
     verify: bool | str | None = None
     fallback_regions: tuple[str, ...] = ()
     endpoint_urls_by_region: Mapping[str, str] = field(default_factory=dict)
+    use_ssl: bool | None = None  # boto3 client argument (None: boto3's default)
+    api_version: str | None = None  # boto3 client argument
 
     @classmethod
     def create(
@@ -65,6 +67,8 @@ class ClientSettings:
         verify: bool | str | None = None,
         fallback_regions: str | Sequence[str] | None = None,
         endpoint_urls_by_region: Mapping[str, str] | None = None,
+        use_ssl: bool | None = None,
+        api_version: str | None = None,
     ) -> ClientSettings:
         """Build settings from arguments, then ``PIPELINE_SECRETS_*`` variables."""
         roles: tuple[str, ...]
@@ -97,6 +101,8 @@ class ClientSettings:
             verify=verify,
             fallback_regions=fallbacks,
             endpoint_urls_by_region=dict(endpoint_urls_by_region or {}),
+            use_ssl=use_ssl,
+            api_version=api_version,
         )
 
 
@@ -149,6 +155,10 @@ class ClientFactory:
             kwargs["endpoint_url"] = endpoint
         if self.settings.verify is not None:
             kwargs["verify"] = self.settings.verify
+        if self.settings.use_ssl is not None:
+            kwargs["use_ssl"] = self.settings.use_ssl
+        if self.settings.api_version:
+            kwargs["api_version"] = self.settings.api_version
         service_name: Any = service  # boto3's stubs want a literal service name
         return session.client(service_name, **kwargs)
 
@@ -178,12 +188,16 @@ def _assume_role(
 
     sts = session.client("sts", region_name=settings.region_name)
 
+    # As the amazon provider merges them: the user's kwargs (RoleSessionName included)
+    # win over our default session name; the role of this link of the chain wins last.
+    request = {
+        "RoleSessionName": settings.role_session_name,
+        **dict(settings.assume_role_kwargs),
+        "RoleArn": role_arn,
+    }
+
     def fetch() -> dict[str, Any]:
-        response = sts.assume_role(
-            RoleArn=role_arn,
-            RoleSessionName=settings.role_session_name,
-            **dict(settings.assume_role_kwargs),
-        )
+        response = sts.assume_role(**request)
         creds = response["Credentials"]
         return {
             "access_key": creds["AccessKeyId"],

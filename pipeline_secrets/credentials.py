@@ -11,13 +11,17 @@ Shapes read (detected from the content):
   ``schema``, ``extra`` (object or JSON string), with the amazon provider's aliases.
 * A connection URI: ``postgresql://user:p%40ss@host:5432/db?sslmode=require``.
 
-Unknown keys are kept in ``extras``. Errors name the secret and the field, never a value.
+Keys are read through ``FIELD_ALIASES``, the one alias table (the Airflow backend's
+``connection_shapes`` reads it too). Two keys of one field with different values are a
+format error naming both. Unknown keys are kept in ``extras``. Errors name the secret
+and the field, never a value. ``DBAPI_EXTRAS`` is the one per-driver table of
+``connect()`` keywords.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -29,17 +33,64 @@ from pipeline_secrets.model import SecretValue, parse_json_object
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
-# Field -> the keys that may carry it, first match wins.
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "engine": ("engine", "conn_type", "connection_type", "conn_id", "dialect"),
-    "host": ("host", "remote_host", "server", "hostname", "endpoint"),
-    "port": ("port",),
-    "username": ("username", "login", "user", "user_name"),
-    "password": ("password", "pass", "passwd", "key"),
-    "dbname": ("dbname", "database", "schema", "db"),
-    "ssl": ("ssl", "sslmode", "ssl_mode"),
+
+@dataclass(frozen=True)
+class FieldAliases:
+    """The keys that may carry one credential field.
+
+    ``provider``: the amazon provider's backend's keys, in its order (it takes the first
+    of them *in the secret's order*); ``ours``: keys only this library reads.
+    ``connection_field``: the Airflow Connection field it fills.
+    """
+
+    connection_field: str
+    provider: tuple[str, ...]
+    ours: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (*self.provider, *self.ours)
+
+
+# The one alias table for every secret shape (the Airflow backend reads it too).
+FIELD_ALIASES: dict[str, FieldAliases] = {
+    "engine": FieldAliases(
+        "conn_type", ("conn_type", "conn_id", "connection_type", "engine"), ("dialect",)
+    ),
+    "host": FieldAliases("host", ("host", "remote_host", "server"), ("hostname", "endpoint")),
+    "port": FieldAliases("port", ("port",)),
+    "username": FieldAliases("login", ("login", "user", "username", "user_name")),
+    "password": FieldAliases("password", ("password", "pass", "key"), ("passwd",)),
+    "dbname": FieldAliases("schema", ("database", "schema"), ("dbname", "db")),
+    "ssl": FieldAliases("", (), ("ssl", "sslmode", "ssl_mode")),
 }
-_KNOWN_KEYS = {k for keys in _ALIASES.values() for k in keys} | {"extra"}
+PASSWORD_KEYS = FIELD_ALIASES["password"].keys
+_KNOWN_KEYS = {k for aliases in FIELD_ALIASES.values() for k in aliases.keys} | {"extra"}
+
+# Secret extras each DB-API driver accepts, as {secret key: connect() keyword}. The CA
+# of a MySQL-family secret (sslrootcert or ssl_ca) is handled with its SSL mode below.
+_PG_EXTRAS = {
+    k: k
+    for k in ("sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name", "options")
+}
+_MYSQL_EXTRAS = {
+    k: k for k in ("charset", "connect_timeout", "read_timeout", "write_timeout", "init_command")
+}
+DBAPI_EXTRAS: dict[str, dict[str, str]] = {
+    "psycopg2": _PG_EXTRAS,
+    "psycopg": _PG_EXTRAS,
+    "redshift_connector": {"sslrootcert": "sslrootcert", "application_name": "application_name"},
+    "pymysql": _MYSQL_EXTRAS,
+    "MySQLdb": _MYSQL_EXTRAS,
+    "mysql.connector": {
+        "charset": "charset",
+        "connect_timeout": "connection_timeout",
+        "init_command": "init_command",
+    },
+    "oracledb": {},
+    "pymssql": {"charset": "charset", "connect_timeout": "login_timeout"},
+}
+MYSQL_CA_KEYS = ("sslrootcert", "ssl_ca")
 
 
 @dataclass(frozen=True)
@@ -143,82 +194,72 @@ class DatabaseCredentials:
         )
 
     def dbapi_kwargs(self, driver: str) -> dict[str, Any]:
-        """Keyword arguments for ``driver.connect(**kwargs)``.
+        """Keyword arguments for ``driver.connect(**kwargs)``: the one per-driver table
+        (hooks, glue_lib and the core all call this).
 
-        ``driver``: psycopg2, psycopg, redshift_connector, pymysql, mysql.connector,
-        oracledb, pymssql.
+        ``driver``: psycopg2, psycopg, redshift_connector, pymysql, MySQLdb,
+        mysql.connector, oracledb, pymssql. Secret extras listed in ``DBAPI_EXTRAS``
+        for the driver pass through; a MySQL-family CA (``sslrootcert`` or ``ssl_ca``)
+        becomes the driver's CA setting.
         """
+        if driver not in DBAPI_EXTRAS:
+            raise ValueError(f"unknown DB-API driver {driver!r}")
         self.require("host")
+        kwargs = self._dbapi_base(driver)
+        for key, keyword in DBAPI_EXTRAS[driver].items():
+            if key in self.extras and self.extras[key] not in (None, ""):
+                kwargs[keyword] = self.extras[key]
+        return kwargs
+
+    def _dbapi_base(self, driver: str) -> dict[str, Any]:
         port = self.effective_port
         db = self.effective_dbname
+        user = {"user": self.username, "password": self.password}
         if driver in {"psycopg2", "psycopg"}:
-            kwargs: dict[str, Any] = {
-                "host": self.host,
-                "port": port,
-                "user": self.username,
-                "password": self.password,
-                "dbname": db,
-            }
+            kwargs: dict[str, Any] = {"host": self.host, "port": port, **user, "dbname": db}
             if self.ssl_mode:
                 kwargs["sslmode"] = self.ssl_mode
-            for key in (
-                "sslrootcert",
-                "sslcert",
-                "sslkey",
-                "connect_timeout",
-                "application_name",
-                "options",
-            ):
-                if key in self.extras:
-                    kwargs[key] = self.extras[key]
             return kwargs
         if driver == "redshift_connector":
-            kwargs = {
-                "host": self.host,
-                "port": port,
-                "user": self.username,
-                "password": self.password,
-                "database": db,
-            }
+            kwargs = {"host": self.host, "port": port, **user, "database": db}
             if self.ssl_mode:
                 kwargs["ssl"] = self.ssl_mode != "disable"
                 if self.ssl_mode in {"verify-ca", "verify-full"}:
                     kwargs["sslmode"] = self.ssl_mode
             return kwargs
         if driver in {"pymysql", "mysql.connector", "MySQLdb"}:
-            kwargs = {
-                "host": self.host,
-                "port": port,
-                "user": self.username,
-                "password": self.password,
-            }
+            kwargs = {"host": self.host, "port": port, **user}
             if db:
                 kwargs["database"] = db
-            if self.ssl_mode and self.ssl_mode not in {"disable", "allow", "prefer"}:
-                if driver == "pymysql":
-                    kwargs["ssl"] = (
-                        {"ca": self.extras["sslrootcert"]} if ("sslrootcert" in self.extras) else {}
-                    )
-                    kwargs["ssl_verify_identity"] = self.ssl_mode == "verify-full"
-                elif driver == "mysql.connector":
-                    kwargs["ssl_disabled"] = False
-            elif self.ssl_mode == "disable" and driver == "mysql.connector":
-                kwargs["ssl_disabled"] = True
+            kwargs.update(self._mysql_tls(driver))
             return kwargs
         if driver == "oracledb":
             dsn = f"{self.host}:{port}/{db}" if db else f"{self.host}:{port}"
-            return {"user": self.username, "password": self.password, "dsn": dsn}
-        if driver == "pymssql":
-            kwargs = {
-                "server": self.host,
-                "port": port,
-                "user": self.username,
-                "password": self.password,
-            }
-            if db:
-                kwargs["database"] = db
-            return kwargs
-        raise ValueError(f"unknown DB-API driver {driver!r}")
+            return {**user, "dsn": dsn}
+        kwargs = {"server": self.host, "port": port, **user}  # pymssql
+        if db:
+            kwargs["database"] = db
+        return kwargs
+
+    def _mysql_tls(self, driver: str) -> dict[str, Any]:
+        """TLS keywords of a MySQL-family driver from the SSL mode and the CA file."""
+        ca = next((self.extras[k] for k in MYSQL_CA_KEYS if self.extras.get(k)), None)
+        mode = self.ssl_mode
+        if mode == "disable":
+            return {"ssl_disabled": True} if driver == "mysql.connector" else {}
+        if mode not in {"require", "verify-ca", "verify-full"} and ca is None:
+            return {}
+        verify_identity = mode == "verify-full"
+        if driver == "mysql.connector":
+            out: dict[str, Any] = {"ssl_disabled": False, "ssl_verify_identity": verify_identity}
+            if ca is not None:
+                out["ssl_ca"] = ca
+                out["ssl_verify_cert"] = True
+            return out
+        ssl = {"ca": ca} if ca is not None else {}
+        if driver == "MySQLdb":
+            return {"ssl": ssl} if ssl else {"ssl_mode": "REQUIRED"}
+        return {"ssl": ssl, "ssl_verify_identity": verify_identity}
 
 
 # -- parsing ---------------------------------------------------------------------------
@@ -268,11 +309,49 @@ def _parse_text(text: str, secret_id: str | None) -> DatabaseCredentials:
     )
 
 
-def _pick(data: Mapping[str, Any], name: str) -> tuple[str | None, Any]:
-    for key in _ALIASES[name]:
-        if key in data and data[key] is not None:
-            return key, data[key]
-    return None, None
+def pick_alias(
+    data: Mapping[str, Any], name: str, keys: Sequence[str], secret_id: str | None
+) -> tuple[str | None, Any]:
+    """The (key, value) carrying field ``name`` among ``keys``; (None, None) if absent.
+
+    Two keys that disagree (``user`` "alice" and ``username`` "bob") are a format error
+    naming both keys: guessing which one the writer meant could log in as someone else.
+    """
+    found = [(key, data[key]) for key in keys if key in data and data[key] is not None]
+    if not found:
+        return None, None
+    first_key, first = found[0]
+    for key, value in found[1:]:
+        if _comparable(name, value) != _comparable(name, first):
+            raise SecretFormatError(
+                secret_id,
+                name,
+                f"keys {first_key!r} and {key!r} both set it, to different values; keep one",
+            )
+    return first_key, first
+
+
+def _comparable(name: str, value: Any) -> Any:
+    """Values equal for a field's purpose: 5432 and "5432"; postgres and postgresql."""
+    if name == "ssl" and isinstance(value, bool):
+        return _ssl_mode(value, None, name)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return repr(value)
+    text = str(value).strip()
+    if name == "engine":
+        return canonical_engine(text) or text.lower()
+    if name == "port" and text.isascii() and text.isdigit():
+        return int(text)
+    if name == "ssl":
+        try:
+            return _ssl_mode(value, None, name)
+        except SecretFormatError:
+            return text
+    return text
+
+
+def _pick(data: Mapping[str, Any], name: str, secret_id: str | None) -> tuple[str | None, Any]:
+    return pick_alias(data, name, FIELD_ALIASES[name].keys, secret_id)
 
 
 def _from_mapping(data: Mapping[str, Any], secret_id: str | None) -> DatabaseCredentials:
@@ -284,14 +363,14 @@ def _from_mapping(data: Mapping[str, Any], secret_id: str | None) -> DatabaseCre
         if key not in _KNOWN_KEYS:
             extras[key] = value
 
-    _, engine_value = _pick(data, "engine")
+    _, engine_value = _pick(data, "engine", secret_id)
     engine_raw = _text(engine_value, "engine", secret_id) if engine_value is not None else None
-    host_key, host = _pick(data, "host")
-    port_key, port = _pick(data, "port")
-    user_key, username = _pick(data, "username")
-    pass_key, password = _pick(data, "password")
-    db_key, dbname = _pick(data, "dbname")
-    ssl_key, ssl = _pick(data, "ssl")
+    host_key, host = _pick(data, "host", secret_id)
+    port_key, port = _pick(data, "port", secret_id)
+    user_key, username = _pick(data, "username", secret_id)
+    pass_key, password = _pick(data, "password", secret_id)
+    db_key, dbname = _pick(data, "dbname", secret_id)
+    ssl_key, ssl = _pick(data, "ssl", secret_id)
     if ssl is None:
         ssl = extras.get("sslmode")
 
@@ -412,6 +491,9 @@ def _ssl_mode(value: Any, secret_id: str | None, field_name: str) -> str | None:
             return "disable"
         if lowered in SSL_MODES:
             return lowered
+        mysql_names = {"required": "require", "preferred": "prefer", "disabled": "disable"}
+        if lowered in mysql_names:  # MySQL's --ssl-mode spelling
+            return mysql_names[lowered]
         if lowered in {"verify_full", "verify_identity", "verify-identity"}:
             return "verify-full"
         if lowered in {"verify_ca"}:

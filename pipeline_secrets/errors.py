@@ -41,6 +41,20 @@ class SecretServiceUnavailableError(SecretError):
     """Secrets Manager could not be reached (network error, timeout, 5xx) in any region."""
 
 
+class SecretConfigurationError(SecretError):
+    """The client cannot be built or sign a request because a setting is missing or
+    malformed (no region, no credentials, an endpoint URL that is not a URL, an unknown
+    profile). Not an outage: retrying or failing over cannot help.
+
+    ``setting`` names what to fix (``region_name``, ``endpoint_url``, ``profile_name``,
+    ``credentials``).
+    """
+
+    def __init__(self, message: str, *, setting: str, secret_id: str | None = None) -> None:
+        super().__init__(message, secret_id=secret_id)
+        self.setting = setting
+
+
 class SecretRequestError(SecretError):
     """Secrets Manager rejected the request itself (invalid parameter or request)."""
 

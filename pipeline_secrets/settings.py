@@ -145,6 +145,8 @@ CLIENT_SETTING_KEYS = frozenset(
         "verify",
         "fallback_regions",
         "region_endpoint_urls",
+        "use_ssl",
+        "api_version",
     }
 )
 
@@ -182,6 +184,9 @@ def client_settings(config: Mapping[str, Any] | None = None) -> ClientSettings:
     endpoints = given.get("region_endpoint_urls")
     if isinstance(endpoints, str):
         endpoints = json.loads(endpoints)
+    use_ssl = given.get("use_ssl")
+    if isinstance(use_ssl, str):
+        use_ssl = parse_bool(use_ssl)
     return ClientSettings.create(
         region_name=given.get("region_name"),
         endpoint_url=given.get("endpoint_url"),
@@ -198,4 +203,6 @@ def client_settings(config: Mapping[str, Any] | None = None) -> ClientSettings:
         if isinstance(fallbacks, str) or fallbacks is None
         else tuple(fallbacks),
         endpoint_urls_by_region=endpoints,
+        use_ssl=use_ssl,
+        api_version=given.get("api_version"),
     )

@@ -27,6 +27,7 @@ from pipeline_secrets.errors import (
     SecretServiceUnavailableError,
     SecretThrottledError,
 )
+from pipeline_secrets.misconfiguration import configuration_error
 from pipeline_secrets.model import AWSCURRENT, BatchResult, SecretValue
 from pipeline_secrets.stats import Stats
 
@@ -220,7 +221,12 @@ class SecretsManagerSource:
                 if not _is_regional_outage(mapped) or index == len(regions) - 1:
                     raise mapped from exc
                 last_error = mapped
-            except (BotoConnectionError, BotoCoreError) as exc:
+            except (BotoConnectionError, BotoCoreError, ValueError) as exc:
+                misconfigured = configuration_error(exc, self.clients.settings, region, secret_id)
+                if misconfigured is not None:
+                    raise misconfigured from exc  # no failover: every region would fail
+                if not isinstance(exc, BotoCoreError):
+                    raise
                 mapped = SecretServiceUnavailableError(
                     f"{operation} for secret {secret_id!r} could not reach Secrets Manager"
                     f"{_region_suffix(region)}: {type(exc).__name__}",

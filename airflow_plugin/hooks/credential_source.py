@@ -27,9 +27,9 @@ from typing import Any, Protocol, TypeVar
 from airflow.providers.common.compat.sdk import BaseHook, Connection
 
 from airflow_plugin.hooks.aws_settings import loaded_backends
-from airflow_plugin.hooks.masking import mask_credentials, mask_text
+from airflow_plugin.masking import mask_credentials, mask_text
 from pipeline_secrets.clock import SYSTEM_CLOCK, Clock
-from pipeline_secrets.credentials import DatabaseCredentials
+from pipeline_secrets.credentials import DBAPI_EXTRAS, MYSQL_CA_KEYS, DatabaseCredentials
 from pipeline_secrets.reconnect import (
     Candidate,
     Reconnector,
@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Extras that configure our hooks; never passed on to a database driver.
-HOOK_EXTRAS = frozenset({"secret_id", "secrets_conn_id"})
+HOOK_EXTRAS = frozenset({"credentials_id", "secret_id", "secrets_conn_id"})
 # Secret keys a PostgreSQL-family driver understands (others stay out of connect()).
-_PG_SECRET_EXTRAS = ("sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name")
+_PG_SECRET_EXTRAS = tuple(DBAPI_EXTRAS["psycopg2"])  # the core's one per-driver table
 
 
 class CredentialSource(Protocol):
@@ -91,8 +91,12 @@ class ConnectionTemplate:
                 for key in _PG_SECRET_EXTRAS:
                     if key in creds.extras:
                         extra[key] = creds.extras[key]
-        elif creds.ssl_mode and "ssl_mode" not in extra:
-            extra["ssl_mode"] = creds.ssl_mode
+        else:
+            if creds.ssl_mode and "ssl_mode" not in extra:
+                extra["ssl_mode"] = creds.ssl_mode
+            for key in MYSQL_CA_KEYS:  # the secret's CA reaches the MySQL hook too
+                if creds.extras.get(key) and not any(k in extra for k in MYSQL_CA_KEYS):
+                    extra[key] = creds.extras[key]
         return Connection(
             conn_id=self.conn_id,
             conn_type=self.conn_type,

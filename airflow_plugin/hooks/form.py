@@ -23,9 +23,11 @@ class FormField:
     password: bool = False
 
 
+# Not "secret_id": Airflow hides every extra whose name contains "secret" (UI, API,
+# connections list). The legacy name is still read (airflow_plugin.masking).
 SECRET_ID = FormField(
-    "secret_id",
-    "Secret id",
+    "credentials_id",
+    "Credentials secret id",
     "Secrets Manager secret (name or ARN) holding the credentials; it wins over "
     "Login/Password, and its host/port/dbname (if any) over the fields above.",
 )

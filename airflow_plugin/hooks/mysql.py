@@ -18,11 +18,9 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow_plugin.hooks import form
 from airflow_plugin.hooks.credential_source import HOOK_EXTRAS
 from airflow_plugin.hooks.rotation_aware import RotationAwareMixin
+from pipeline_secrets.credentials import parse_db_credentials
 
 CONN_TYPE = "pipeline_secrets_mysql"
-
-# Connection extras passed on to pymysql.connect().
-_PYMYSQL_EXTRAS = ("charset", "connect_timeout", "read_timeout", "write_timeout", "init_command")
 
 
 class PyMySqlHook(DbApiHook):
@@ -45,26 +43,27 @@ class PyMySqlHook(DbApiHook):
         return "mysql"
 
     def connect_kwargs(self) -> dict[str, Any]:
+        """pymysql.connect() keywords, from the core's one per-driver table
+        (``DatabaseCredentials.dbapi_kwargs``): the same TLS and CA handling as every
+        other path (``sslrootcert`` or ``ssl_ca`` is the CA)."""
         conn = self.connection
-        extra = conn.extra_dejson
-        kwargs: dict[str, Any] = {
-            "host": conn.host or "localhost",
-            "port": int(conn.port) if conn.port else 3306,
-            "user": conn.login,
-            "password": conn.password or "",
-        }
-        database = self.database or conn.schema
-        if database:
-            kwargs["database"] = database
-        for key in _PYMYSQL_EXTRAS:
-            if key in extra and key not in HOOK_EXTRAS:
-                kwargs[key] = extra[key]
-        ssl = extra.get("ssl")
-        if isinstance(ssl, dict):
-            kwargs["ssl"] = ssl
-        elif extra.get("ssl_mode") in {"require", "verify-ca", "verify-full"}:
-            kwargs["ssl"] = {"ca": extra["ssl_ca"]} if extra.get("ssl_ca") else {}
-            kwargs["ssl_verify_identity"] = extra.get("ssl_mode") == "verify-full"
+        extra = {k: v for k, v in conn.extra_dejson.items() if k not in HOOK_EXTRAS}
+        creds = parse_db_credentials(
+            {
+                "engine": "mysql",
+                "host": conn.host or "localhost",
+                "port": int(conn.port) if conn.port else None,
+                "username": conn.login,
+                "password": conn.password or "",
+                "dbname": self.database or conn.schema or None,
+                "ssl_mode": extra.pop("ssl_mode", None),
+                "extra": extra,
+            },
+            secret_id=f"connection {conn.conn_id}",
+        )
+        kwargs = creds.dbapi_kwargs("pymysql")
+        if isinstance(extra.get("ssl"), dict):
+            kwargs["ssl"] = extra["ssl"]  # an explicit pymysql ssl dict wins
         return kwargs
 
     def get_conn(self) -> Any:

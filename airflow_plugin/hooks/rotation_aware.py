@@ -26,6 +26,7 @@ from airflow_plugin.hooks.credential_source import (
     CredentialSource,
     SecretSource,
 )
+from airflow_plugin.masking import credentials_secret_id
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class RotationAwareMixin:
         if self._explicit_conn_id or self.secret_id is None:
             base = BaseHook.get_connection(conn_id)
         extra = base.extra_dejson if base is not None else {}
-        secret_id = self.secret_id or extra.get("secret_id") or None
+        secret_id = self.secret_id or credentials_secret_id(extra)
         secrets_conn_id = self.secrets_conn_id or extra.get("secrets_conn_id") or None
         label = conn_id if base is not None else f"secret:{secret_id}"
         template = ConnectionTemplate(label, self.base_conn_type, base)

@@ -14,7 +14,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
 from airflow_plugin.hooks import aws_settings, form
-from airflow_plugin.hooks.masking import mask_credentials, mask_json, mask_text
+from airflow_plugin.masking import mask_credentials, mask_json, mask_text
 from pipeline_secrets.cache import SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.credentials import DatabaseCredentials

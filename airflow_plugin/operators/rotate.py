@@ -100,7 +100,7 @@ class RotateSecretOperator(BaseOperator):
         }
 
     def _rotate_locally(self, hook: SecretsManagerHook) -> dict[str, Any]:
-        from airflow_plugin.masking import mask_value
+        from airflow_plugin.masking import mask_text
         from pipeline_secrets.rotation import PasswordOptions, rotate_secret
 
         options = PasswordOptions(**self.password_options) if self.password_options else None
@@ -115,7 +115,7 @@ class RotateSecretOperator(BaseOperator):
             stop_after=self.stop_after,
             master_client=master_hook.client() if master_hook else None,
             password_options=options,
-            on_password=mask_value,
+            on_password=mask_text,
             rds_clients=(
                 (lambda region: factory.client(region, service="rds")) if factory else None
             ),

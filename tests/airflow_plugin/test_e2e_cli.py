@@ -150,6 +150,10 @@ KWARGS = {
     "config_prefix": "null",
     "cache_ttl_seconds": "60",
     "strict": "true",
+    # Opt-ins (the provider's defaults return {"value": ...} as JSON text and leave a
+    # Variable whose name looks harmless to Airflow's own masking rule).
+    "variable_value_key": "value",
+    "mask_variables": "true",
 }
 
 

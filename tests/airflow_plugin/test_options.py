@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_plugin.options import parse_options
+from airflow_plugin.options import POSITIONAL_KWARGS, parse_options, positional_kwargs
 
 
 def test_defaults_match_the_provider() -> None:
@@ -16,6 +16,26 @@ def test_defaults_match_the_provider() -> None:
     )
     assert o.sep == "/" and o.version_stage == "AWSCURRENT" and not o.strict
     assert o.agent_address is None and not o.agent_autostart and not o.prefetch
+    # The provider drops unknown keys and returns {"value": ...} Variables as JSON text.
+    assert o.unknown_keys_to_extra is False and o.variable_value_key is None
+    assert o.mask_extra_fields == () and o.mask_variables is False
+
+
+def test_positional_arguments_bind_in_the_providers_order() -> None:
+    args = ("c", "^a", "v")
+    merged = positional_kwargs(args, {"sep": ":"})
+    assert merged == {**dict(zip(POSITIONAL_KWARGS, args, strict=False)), "sep": ":"}
+    with pytest.raises(TypeError, match="multiple values for argument 'connections_prefix'"):
+        positional_kwargs(("c",), {"connections_prefix": "x"})
+    with pytest.raises(TypeError, match="at most 8 positional"):
+        positional_kwargs(tuple("abcdefghi"), {})
+
+
+def test_session_kwargs_keys_are_used_when_not_given_at_top_level() -> None:
+    keys = {"aws_access_key_id": "sk", "aws_secret_access_key": "ss"}
+    assert parse_options({"session_kwargs": keys}).aws["aws_access_key_id"] == "sk"
+    top = parse_options({"session_kwargs": keys, "aws_access_key_id": "top"})
+    assert top.aws["aws_access_key_id"] == "top"
 
 
 def test_env_strings() -> None:

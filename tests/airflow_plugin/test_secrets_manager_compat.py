@@ -277,7 +277,10 @@ def test_where_the_provider_loses_data_we_keep_it(
         assert got[name] == expected[name]
     assert got["schema"] == "sales"
     assert got["conn_type"] == "postgres"
-    assert got["extra"] == {"application_name": "etl"}  # RDS metadata not passed to drivers
+    assert got["extra"] == {}  # as the provider: unknown keys dropped by default
+    opted = conn_fields(ours(unknown_keys_to_extra=True).get_connection("rds"))
+    assert opted is not None
+    assert opted["extra"] == {"application_name": "etl"}  # RDS metadata not passed to drivers
 
 
 def test_web_identity_role_is_delegated_to_the_provider_session(

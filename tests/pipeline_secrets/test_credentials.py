@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -195,3 +196,86 @@ def test_missing_host_is_reported_when_rendering() -> None:
     with pytest.raises(SecretFormatError) as info:
         creds.dbapi_kwargs("psycopg2")
     assert info.value.field == "host"
+
+
+# -- one alias table, conflicts, one per-driver kwargs table -----------------------------
+@pytest.mark.parametrize(
+    ("secret", "keys"),
+    [
+        ({"user": "alice", "username": "bob", "password": "p"}, ("user", "username")),
+        (
+            {"username": "a", "password": "p", "dbname": "x", "database": "y"},
+            ("database", "dbname"),
+        ),
+        ({"username": "a", "password": "p", "host": "h1", "hostname": "h2"}, ("host", "hostname")),
+        (
+            {"username": "a", "password": "p", "conn_type": "mysql", "engine": "postgres"},
+            ("conn_type", "engine"),
+        ),
+    ],
+)
+def test_conflicting_aliases_name_both_keys(secret: dict[str, Any], keys: tuple[str, str]) -> None:
+    with pytest.raises(SecretFormatError) as raised:
+        parse_db_credentials(secret, secret_id="s")
+    assert all(repr(k) in str(raised.value) for k in keys)
+    assert "alice" not in str(raised.value) and "bob" not in str(raised.value)
+
+
+def test_equal_aliases_are_not_a_conflict() -> None:
+    creds = parse_db_credentials(
+        {
+            "user": "a",
+            "username": "a",
+            "password": "p",
+            "port": 5432,
+            "engine": "postgresql",
+            "conn_type": "postgres",
+            "ssl": True,
+            "sslmode": "require",
+        },
+        secret_id="s",
+    )
+    assert (creds.username, creds.port, creds.engine, creds.ssl_mode) == (
+        "a",
+        5432,
+        "postgres",
+        "require",
+    )
+
+
+def test_backend_reads_the_core_alias_table() -> None:
+    from pipeline_secrets.credentials import FIELD_ALIASES
+
+    assert FIELD_ALIASES["username"].provider == ("login", "user", "username", "user_name")
+    assert FIELD_ALIASES["dbname"].provider == ("database", "schema")
+    assert "dbname" in FIELD_ALIASES["dbname"].ours
+
+
+@pytest.mark.parametrize(
+    ("driver", "expected"),
+    [
+        ("pymysql", {"ssl": {"ca": "/ca.pem"}, "ssl_verify_identity": True}),
+        (
+            "mysql.connector",
+            {"ssl_ca": "/ca.pem", "ssl_disabled": False, "ssl_verify_identity": True},
+        ),
+        ("MySQLdb", {"ssl": {"ca": "/ca.pem"}}),
+    ],
+)
+def test_mysql_ca_from_sslrootcert_on_every_driver(driver: str, expected: dict[str, Any]) -> None:
+    creds = parse_db_credentials(
+        {
+            "engine": "mysql",
+            "host": "h",
+            "username": "a",
+            "password": "p",
+            "ssl_mode": "VERIFY_IDENTITY",
+            "sslrootcert": "/ca.pem",
+            "charset": "utf8mb4",
+        },
+        secret_id="s",
+    )
+    kwargs = creds.dbapi_kwargs(driver)
+    for key, value in expected.items():
+        assert kwargs[key] == value
+    assert kwargs["charset"] == "utf8mb4"

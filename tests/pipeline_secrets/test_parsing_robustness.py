@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline_secrets import SecretFormatError, SecretValue, parse_db_credentials
-from pipeline_secrets.credentials import _ALIASES, DatabaseCredentials
+from pipeline_secrets.credentials import FIELD_ALIASES, DatabaseCredentials
 from tests.leakguard import exception_text
 from tests.pipeline_secrets.malformed_corpus import CASES, MARK, Case
 
-FIELDS = {*(k for keys in _ALIASES.values() for k in keys), *_ALIASES, "extra", None}
+FIELDS = {*(k for a in FIELD_ALIASES.values() for k in a.keys), *FIELD_ALIASES, "extra", None}
 EXAMPLES = settings(
     max_examples=1000,
     deadline=None,

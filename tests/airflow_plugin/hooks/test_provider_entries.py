@@ -45,7 +45,7 @@ def test_entries_name_the_hook_classes() -> None:
         assert hook.hook_name == entry["hook-name"]
         old = hook.get_ui_field_behaviour()
         assert old["relabeling"] == entry["ui-field-behaviour"]["relabeling"]
-        assert set(entry["conn-fields"]) >= {"secret_id"} or entry["connection-type"].endswith(
+        assert set(entry["conn-fields"]) >= {"credentials_id"} or entry["connection-type"].endswith(
             "aws"
         )
 
@@ -129,7 +129,7 @@ def test_old_style_form_widgets() -> None:
     sql_widgets = MySqlSecretsHook.get_connection_form_widgets()
     aws_widgets = SecretsManagerHook.get_connection_form_widgets()
     if importlib.util.find_spec("flask_appbuilder") and importlib.util.find_spec("wtforms"):
-        assert set(sql_widgets) == {"secret_id", "secrets_conn_id"}
+        assert set(sql_widgets) == {"credentials_id", "secrets_conn_id"}
         assert {"region_name", "endpoint_url", "role_arn"} <= set(aws_widgets)
     else:
         assert sql_widgets == {} and aws_widgets == {}
