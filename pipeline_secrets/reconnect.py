@@ -23,6 +23,7 @@ from pipeline_secrets.credentials import DatabaseCredentials, parse_db_credentia
 from pipeline_secrets.errors import AuthenticationFailedError, SecretNotFoundError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING, SecretValue
 from pipeline_secrets.sanitize import ensure_clean, sanitized
+from pipeline_secrets.stats import emit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -111,6 +112,7 @@ class Reconnector:
             if not is_authentication_failure(exc):
                 _reraise_clean(exc, passwords)
             attempts.append((_label(first, AWSCURRENT), "refused"))
+            emit("refused_login")
             log.info(
                 "database refused the credentials of secret %r (version %s); refreshing",
                 secret_id,
@@ -137,9 +139,11 @@ class Reconnector:
                     if not is_authentication_failure(exc):
                         _reraise_clean(exc, passwords)
                     attempts.append((_label(candidate, stage), "refused"))
+                    emit("refused_login")
                     last_exc = exc
                     continue
                 self._remember(secret_id, candidate, stage)
+                emit("login_after_refusal", stage=stage)
                 log.info(
                     "connected with secret %r version %s (%s) after %d refused attempt(s)",
                     secret_id,

@@ -33,6 +33,7 @@ from pipeline_secrets.rotation.protocol import (
 from pipeline_secrets.rotation.steps import STEP_FUNCTIONS, StepContext
 from pipeline_secrets.rotation.store import SecretStore, default_client, error_code
 from pipeline_secrets.rotation.strategies import strategy_of
+from pipeline_secrets.stats import rotation_step_metrics
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class RotationResult:
     finished: bool = False  # AWSCURRENT is the new version
 
 
+@rotation_step_metrics
 def run_step(
     step: str,
     secret_id: str,
