@@ -152,13 +152,13 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def ui_home(ui_moto: MotoServer) -> Iterator[AirflowHome]:
-    empty = ROOT / "tests" / "airflow_plugin" / "ui" / "no_dags"
     home = make_airflow_home(
         ui_moto.endpoint_url,
-        dags_folder=empty,
+        dags_folder=Path(__file__).with_name("dags"),
         kwargs=backend_kwargs(ui_moto.endpoint_url, cache_ttl_seconds=300),
         extra_env={"AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET},
     )
+    home.airflow("dags", "reserialize", timeout=300)
     yield home
     home.cleanup()
 

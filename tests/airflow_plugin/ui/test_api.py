@@ -77,6 +77,8 @@ def test_inventory_lists_served_secrets_with_rotation_state(
     assert rotated["rotation_schedule"] == "every 30 days"
     assert rotated["next_rotation"] and rotated["last_rotation"]
     assert rotated["audit_status"] == "ok"
+    assert rotated["used_by"] == ["ui_uses_orders.count_orders"]
+    assert plain["used_by"] == []
     assert plain["rotation_enabled"] is False
     assert plain["audit_status"] == "FAIL"
     assert [f["rule"] for f in plain["findings"]] == ["rotation-disabled"]
