@@ -12,6 +12,7 @@ import pytest
 
 from devstack.airflow_env import AirflowHome
 from devstack.moto_server import MotoServer
+from tests.airflow_plugin.test_metrics import PREFIX, UdpListener
 from tests.airflow_plugin.ui.conftest import ApiServer, Seeded
 from tests.leakguard import GUARD
 
@@ -22,8 +23,19 @@ USERS = {"admin": "admin", "operator": "op", "viewer": "viewer"}
 
 
 @pytest.fixture(scope="module")
+def statsd() -> Iterator[UdpListener]:
+    listener = UdpListener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture(scope="module")
 def server(
-    ui_home: AirflowHome, plugin_path: str, ui_seeded: Seeded, tmp_path_factory: Any
+    ui_home: AirflowHome,
+    plugin_path: str,
+    ui_seeded: Seeded,
+    tmp_path_factory: Any,
+    statsd: UdpListener,
 ) -> Iterator[ApiServer]:
     passwords = tmp_path_factory.mktemp("auth") / "passwords.json"
     passwords.write_text(json.dumps({user: f"{user}-pw-for-tests" for user in USERS}))
@@ -32,6 +44,10 @@ def server(
             f"{user}:{role}" for user, role in USERS.items()
         ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),
+        "AIRFLOW__METRICS__STATSD_PREFIX": PREFIX,
         "AIRFLOW__PIPELINE_SECRETS__AUDIT_POLICY": json.dumps(
             {"require_rotation": True, "warn_only": []}
         ),
@@ -209,3 +225,18 @@ def _audit_rows(home: AirflowHome) -> list[tuple[str, str, str]]:
                 "SELECT event, owner, extra FROM log WHERE event LIKE 'pipeline_secrets.%'"
             )
         ]
+
+
+def test_the_api_server_reports_metrics_through_airflows_statsd(
+    server: ApiServer, tokens: dict[str, str], ui_seeded: Seeded, statsd: UdpListener
+) -> None:
+    """The plugin binds the core's events to the api-server's own Stats (StatsD here)."""
+    statsd.counters()  # drop what earlier tests sent
+    assert server.request("GET", API, token=tokens["admin"])[0] == 200
+    body = {"secret": ui_seeded.variable}
+    assert server.request("POST", f"{API}/refresh", token=tokens["admin"], body=body)[0] == 200
+    got = statsd.counters()
+    assert got["pipeline_secrets.api_calls.ListSecrets"] == 2
+    assert got["pipeline_secrets.api_calls.DescribeSecret"] >= 3
+    assert got["pipeline_secrets.ui.actions.refresh_now.ok"] == 1
+    assert got["pipeline_secrets.api_calls.GetSecretValue"] == 1
