@@ -23,26 +23,32 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 Observer = Callable[[str, int, Mapping[str, str]], None]
 
-_observers: list[Observer] = []
+_observers: tuple[Observer, ...] = ()  # replaced, never mutated: emit reads it lock-free
 _NO_TAGS: Mapping[str, str] = {}
 
 
 def add_observer(observer: Observer) -> None:
     """Call ``observer(event, amount, tags)`` on every event (once per observer)."""
+    global _observers
     if observer not in _observers:
-        _observers.append(observer)
+        _observers = (*_observers, observer)
 
 
 def remove_observer(observer: Observer) -> None:
-    if observer in _observers:
-        _observers.remove(observer)
+    global _observers
+    _observers = tuple(o for o in _observers if o != observer)
+
+
+def observers() -> tuple[Observer, ...]:
+    """The observers bound in this process."""
+    return _observers
 
 
 def emit(event: str, amount: int = 1, **tags: str) -> None:
     """Report ``event`` to the observers. Cheap when none is bound; never raises."""
     if not _observers:
         return
-    for observer in list(_observers):
+    for observer in _observers:
         try:
             observer(event, amount, tags or _NO_TAGS)
         except Exception as exc:  # metrics must never break a lookup or a rotation

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_plugin import metrics
-from pipeline_secrets.stats import add_observer, emit, remove_observer
+from pipeline_secrets.stats import add_observer, emit, observers, remove_observer
 
 pytestmark = pytest.mark.airflow
 
@@ -89,6 +89,33 @@ def test_metric_names() -> None:
     )
 
 
+def test_lookups_are_batched_and_rare_events_sent_at_once(statsd: UdpListener) -> None:
+    """A cache hit must not cost a StatsD send: hot events go out at most once a second
+    per name (or with the next rare event, or at exit)."""
+    metrics.bind_airflow_stats()
+    for _ in range(500):
+        emit("hits")
+        emit("lookup", kind="connections", outcome="found")
+    emit("api_call", operation="GetSecretValue")  # rare: sent at once, with the batch
+    got = statsd.counters()
+    assert got["pipeline_secrets.api_calls.GetSecretValue"] == 1
+    assert got["pipeline_secrets.cache.hits"] == 500
+    assert got["pipeline_secrets.lookups.connections.found"] == 500
+    emit("hits")
+    assert "pipeline_secrets.cache.hits" not in statsd.counters()  # batched, not yet due
+    metrics.flush()
+    assert statsd.counters()["pipeline_secrets.cache.hits"] == 1
+
+
+def test_not_bound_while_airflow_metrics_are_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``[metrics]`` off, lookups pay nothing for metrics: no observer at all."""
+    for key in ("STATSD_ON", "STATSD_DATADOG_ENABLED", "OTEL_ON"):
+        monkeypatch.setenv(f"AIRFLOW__METRICS__{key}", "False")
+    metrics.unbind_airflow_stats()
+    metrics.bind_airflow_stats()
+    assert metrics.forward_to_airflow not in observers()
+
+
 def test_a_failing_observer_never_breaks_the_caller() -> None:
     def broken(event: str, amount: int, tags: Any) -> None:
         raise RuntimeError("metrics backend down")
@@ -113,6 +140,7 @@ def test_backend_lookups_reach_statsd(
     assert backend.get_conn_value("m_db") is not None  # a cache hit
     assert backend.get_conn_value("m_absent") is None
     assert backend.get_variable("m_var") is not None
+    metrics.flush()  # lookups and hits are batched (at most one send per name a second)
     got = statsd.counters()
     assert got["pipeline_secrets.lookups.connections.found"] == 2
     assert got["pipeline_secrets.lookups.connections.not_found"] == 1
@@ -165,6 +193,7 @@ def test_logins_rotation_and_agent_fallback_reach_statsd(
     agent_source = AgentSource(AgentClient(dead, "token"), SecretsManagerSource())
     assert agent_source.get_secret_value("m/db", version_stage="AWSCURRENT").version_id
 
+    metrics.flush()
     got = statsd.counters()
     assert got["pipeline_secrets.logins.refused"] == 1
     assert got["pipeline_secrets.logins.after_refusal.AWSPENDING"] == 1
@@ -180,4 +209,5 @@ def test_nothing_is_sent_without_binding(statsd: UdpListener, moto: Any, put_sec
 
     put_secret("m/plain", "not-a-secret-value")
     SecretCache(SecretsManagerSource()).get("m/plain")
+    metrics.flush()
     assert not [k for k in statsd.counters() if k.startswith("pipeline_secrets.")]
