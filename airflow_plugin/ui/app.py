@@ -124,7 +124,14 @@ def create_app(
     @app.get("/api/secrets")
     def list_secrets(user: Reader) -> dict[str, Any]:
         backend = backend_or_503()
-        report = inventory.build_inventory(backend, policy_provider(), usage=usage_provider())
+        try:
+            policy = policy_provider()
+        except (OSError, ValueError) as exc:
+            raise HTTPException(
+                status.HTTP_500_INTERNAL_SERVER_ERROR,
+                f"[{POLICY_SECTION}] {POLICY_OPTION} is not a valid audit policy: {exc}",
+            ) from None
+        report = inventory.build_inventory(backend, policy, usage=usage_provider())
         return report.to_dict()
 
     @app.post("/api/secrets/refresh", dependencies=json_only)
