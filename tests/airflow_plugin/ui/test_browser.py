@@ -1,9 +1,11 @@
 """The Secrets page rendered by headless Chromium from a real ``airflow api-server``
 (SimpleAuthManager, everyone admin): seeded names and rotation state appear, values
-never do. Keeps the screenshot at docs/img/secrets-page.png for the README."""
+never do. With ``UPDATE_SCREENSHOTS=1`` the screenshots replace docs/img/secrets-page.png
+(the README's) and docs/img/secrets-page-in-airflow.png."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +23,12 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = ROOT / "docs" / "img" / "secrets-page.png"
+
+
+def keep(shot: Path, target: Path) -> None:
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +87,12 @@ class _Rows(HTMLParser):
 def test_page_renders_names_and_rotation_state(
     admin_server: ApiServer, ui_seeded: Seeded, tmp_path: Path
 ) -> None:
+    for name in (ui_seeded.rotated, ui_seeded.variable):  # "refresh now": into the cache
+        body = {"secret": name}
+        assert (
+            admin_server.request("POST", "/pipeline-secrets/api/secrets/refresh", body=body)[0]
+            == 200
+        )
     url = f"{admin_server.url}/pipeline-secrets/"
     dumped = chromium(url, tmp_path / "profile-dom", "--dump-dom")
     assert dumped.returncode == 0, dumped.stderr[-2000:]
@@ -93,13 +107,14 @@ def test_page_renders_names_and_rotation_state(
     assert "Rotate now" in rotated
     assert "disabled" in plain and "FAIL" in plain and "Rotate now" not in plain
     assert "variable" in rows[ui_seeded.variable]
+    assert rotated[rotated.index("ok") + 1] == "yes"  # cached after refresh now
+    assert plain[plain.index("FAIL") + 2] == "no"  # after the finding: not cached
     assert "cache hits" in dom and "API calls by operation" in dom
 
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     shot = tmp_path / "secrets-page.png"
     taken = chromium(url, tmp_path / "profile-shot", f"--screenshot={shot}")
     assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
-    shutil.copyfile(shot, SCREENSHOT)
+    keep(shot, SCREENSHOT)
 
 
 def test_page_is_in_airflows_navigation(admin_server: ApiServer) -> None:
@@ -127,7 +142,7 @@ def test_airflow_ui_embeds_the_page(admin_server: ApiServer, tmp_path: Path) -> 
         f"{admin_server.url}/plugin/secrets", tmp_path / "profile-nav-shot", f"--screenshot={shot}"
     )
     assert taken.returncode == 0 and shot.stat().st_size > 10_000
-    shutil.copyfile(shot, SCREENSHOT.with_name("secrets-page-in-airflow.png"))
+    keep(shot, SCREENSHOT.with_name("secrets-page-in-airflow.png"))
 
 
 def _import_errors(server: ApiServer) -> list[Any]:
