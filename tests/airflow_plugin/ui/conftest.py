@@ -40,8 +40,8 @@ AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 JWT_SECRET = "ui-tests-jwt-secret-0123456789abcdef0123456789"
 ROTATION_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:rotate-db"
 
-if AIRFLOW_MAJOR < 3:
-    pytest.skip("the Secrets page needs Airflow 3's api-server", allow_module_level=True)
+if AIRFLOW_MAJOR < 3:  # the page needs Airflow 3's api-server; the inventory runs anywhere
+    collect_ignore = ["test_api.py", "test_browser.py"]
 
 
 @dataclass
