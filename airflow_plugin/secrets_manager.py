@@ -23,6 +23,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from airflow_plugin import _airflow, connection_shapes, masking, teams
+from airflow_plugin.metrics import bind_airflow_stats
 from airflow_plugin.options import BackendOptions, parse_options, positional_kwargs
 from airflow_plugin.session import client_factory
 from pipeline_secrets.cache import CachePolicy, SecretCache
@@ -30,6 +31,7 @@ from pipeline_secrets.client import ClientFactory
 from pipeline_secrets.errors import SecretConfigurationError, SecretError, SecretNotFoundError
 from pipeline_secrets.model import SecretValue, parse_json_object
 from pipeline_secrets.source import SecretsManagerSource, SecretSource
+from pipeline_secrets.stats import emit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,6 +46,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
+        bind_airflow_stats()
         self.options: BackendOptions = parse_options(positional_kwargs(args, kwargs))
         o = self.options
         self._words = connection_shapes.word_lists(o.extra_conn_words)
@@ -239,7 +242,7 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
         for path in paths or ():
             self._maybe_prefetch(path)
             try:
-                return self.cache.get_parsed(
+                found = self.cache.get_parsed(
                     path,
                     functools.partial(_call_with_path, render, path),
                     parser_key=parser_key,
@@ -249,8 +252,12 @@ class SecretsManagerBackend(_airflow.BaseSecretsBackend):
                 log.debug("%s %r: secret %r not found", _KINDS[kind], key, path)
                 continue
             except SecretError as exc:
+                emit("lookup", kind=kind, outcome="error")
                 self._failed(kind, key, path, exc)
                 return None
+            emit("lookup", kind=kind, outcome="found")
+            return found
+        emit("lookup", kind=kind, outcome="not_found" if paths else "skipped")
         return None
 
     def _maybe_prefetch(self, path: str) -> None:

@@ -17,6 +17,9 @@ no rotation Lambda, so its seeded settings report ``rotation-disabled`` as a war
 
 Reads metadata only (ListSecrets, DescribeSecret, ListSecretVersionIds,
 GetResourcePolicy), never a secret value; IAM: ``docs/iam/audit.json``.
+
+The same audit, live, for every secret the backend serves: the
+[Secrets page](/plugin/secrets) (Admin > Secrets; docs/ui.md).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from airflow.sdk import Param, dag, task
 from pipeline_settings import settings
 
 log = logging.getLogger(__name__)
+
+SECRETS_PAGE = "/plugin/secrets"  # the pipeline-secrets plugin's page in the Airflow UI
 
 
 @dag(
@@ -67,6 +72,7 @@ def secrets_compliance_report() -> None:
                 f"{len(failing)} secret(s) breach the policy: {', '.join(failing)}"
             )
         log.info("%d secret(s) audited, none breaches the policy", len(report.secrets))
+        log.info("live view of the backend's secrets: %s", SECRETS_PAGE)
         return result
 
     audit()

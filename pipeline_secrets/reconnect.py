@@ -38,6 +38,7 @@ from pipeline_secrets.credentials import DatabaseCredentials, parse_db_credentia
 from pipeline_secrets.errors import AuthenticationFailedError, SecretNotFoundError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING, SecretValue
 from pipeline_secrets.sanitize import ensure_clean, redact, sanitized
+from pipeline_secrets.stats import emit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -126,6 +127,7 @@ def retry_login(
         if not is_login_failure(exc):
             _reraise_clean(exc, secrets)
         attempts.append((first.label, "refused"))
+        emit("refused_login")
         last: BaseException = exc
     log.info("database refused the credentials of secret %r (%s); refreshing", name, first.label)
     tried = {first.key}
@@ -145,9 +147,11 @@ def retry_login(
                 if not is_login_failure(exc):
                     _reraise_clean(exc, secrets)
                 attempts.append((candidate.label, "refused"))
+                emit("refused_login")
                 last = exc
                 continue
             candidates.succeeded(candidate, len(attempts))
+            emit("login_after_refusal", stage=candidate.stage or "unknown")
             return result
         now = clock.monotonic()
         if not found.keep_waiting or now >= deadline:

@@ -18,7 +18,7 @@ mkdir -p "$HOME_DIR"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 # -- Debian packages --------------------------------------------------------------------
-APT_PACKAGES=(libpostgresql-jdbc-java libmariadb-java docker-compose postgresql mariadb-server default-jre-headless)
+APT_PACKAGES=(libpostgresql-jdbc-java libmariadb-java docker-compose postgresql mariadb-server default-jre-headless chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

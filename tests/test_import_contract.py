@@ -19,14 +19,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = "pipeline_secrets.tools"
+UI = "airflow_plugin.ui"  # the Airflow UI plugin: tooling that runs in the api-server
 
 # layer -> prefixes it must never import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "pipeline_secrets": ("airflow_plugin", "glue_lib", "airflow", "pyspark", TOOLS),
-    "airflow_plugin": ("glue_lib", TOOLS),
+    "airflow_plugin": ("glue_lib", TOOLS, UI),
     "glue_lib": ("airflow_plugin", "airflow", TOOLS),
     # Tooling sits on top: it may use any layer (migrate reads Airflow formats).
     TOOLS: (),
+    UI: ("glue_lib",),
 }
 
 
@@ -40,6 +42,8 @@ def _module_name(path: Path) -> str:
 def _layer(module: str) -> str:
     if module == TOOLS or module.startswith(TOOLS + "."):
         return TOOLS
+    if module == UI or module.startswith(UI + "."):
+        return UI
     return module.split(".")[0]
 
 
@@ -98,6 +102,8 @@ def test_layers_hold() -> None:
         ("pipeline_secrets", "airflow_plugin.secrets_manager"),
         ("glue_lib", "pipeline_secrets.tools.cli"),
         ("airflow_plugin", "glue_lib.options"),
+        ("airflow_plugin", "airflow_plugin.ui.app"),
+        ("airflow_plugin.ui", "glue_lib.options"),
     ],
 )
 def test_the_check_can_fail(layer: str, module: str) -> None:

@@ -38,6 +38,7 @@ from pipeline_secrets.rotation.store import (
     error_code,
 )
 from pipeline_secrets.rotation.strategies import strategy_of
+from pipeline_secrets.stats import rotation_step_metrics
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class RotationResult:
     finished: bool = False  # AWSCURRENT is the new version
 
 
+@rotation_step_metrics
 def run_step(
     step: str,
     secret_id: str,

@@ -45,11 +45,15 @@ def test_front_door_reads_through_an_agent_from_the_environment(  # type: ignore
     from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 
     put_secret("api/agent", "through-the-agent")
-    agent = Agent(SecretCache(SecretsManagerSource()), AgentConfig(port=0, token="api-token"))
+    token = "api-token-" + "Nw6Jc3Xp8Bd2Ys5T"
+    agent = Agent(
+        SecretCache(SecretsManagerSource()),
+        AgentConfig(port=0, token=token, allowed_prefixes=("api/",)),
+    )
     agent.start_in_thread()
     try:
         monkeypatch.setenv("PIPELINE_SECRETS_AGENT_ADDRESS", f"http://127.0.0.1:{agent.port}")
-        monkeypatch.setenv("PIPELINE_SECRETS_AGENT_TOKEN", "api-token")
+        monkeypatch.setenv("PIPELINE_SECRETS_AGENT_TOKEN", token)
         cache = ps.configure()
         assert isinstance(cache.source, AgentSource)
         assert ps.get_secret("api/agent") == "through-the-agent"
