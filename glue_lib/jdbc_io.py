@@ -24,6 +24,14 @@ from typing import Any
 
 from glue_lib.dialects import MODES, Dialect, dialect_for
 from glue_lib.driver_sql import committing, dbapi_connect, open_dbapi
+from glue_lib.logs import (
+    JdbcSummary,
+    jdbc_rows_read,
+    log_refresh,
+    log_summary,
+    sql_execution_count,
+    summary_wanted,
+)
 from glue_lib.options import jdbc_options
 from pipeline_secrets.classify import is_authentication_failure
 from pipeline_secrets.credentials import DatabaseCredentials
@@ -73,8 +81,12 @@ def read_jdbc(
     """
     if (table is None) == (query is None):
         raise ValueError("give exactly one of table= or query=")
+    started = time.monotonic()
     rec = _reconnector(reconnector, budget_seconds)
     attempts = 0
+    refreshes = 0
+    wanted = summary_wanted()
+    mark = sql_execution_count(spark) if wanted else None
 
     def attempt(creds: DatabaseCredentials) -> Any:
         nonlocal attempts
@@ -89,9 +101,26 @@ def read_jdbc(
             return action(df)
         return df.localCheckpoint(eager=True)
 
-    result = rec.connect(secret_id, attempt, defaults=defaults)
-    if attempts > 1:
-        log.info("JDBC read of secret %r succeeded on attempt %d", secret_id, attempts)
+    def refreshed(creds: DatabaseCredentials) -> None:
+        nonlocal refreshes
+        refreshes += 1
+        log_refresh("read", secret_id, creds.version_id)
+
+    result = rec.connect(secret_id, attempt, defaults=defaults, on_refresh=refreshed)
+    if wanted:
+        partitions = spark_options.get("num_partitions", spark_options.get("numPartitions"))
+        log_summary(
+            JdbcSummary(
+                "read",
+                secret_id,
+                table or "(query)",
+                jdbc_rows_read(spark, mark),
+                int(partitions) if partitions is not None else 1,
+                attempts,
+                refreshes,
+                time.monotonic() - started,
+            )
+        )
     return result
 
 
@@ -138,9 +167,23 @@ def write_jdbc(
     started = time.monotonic()
     rec = _reconnector(reconnector, budget_seconds)
     if not staging:
-        return _write_direct(
+        direct = _write_direct(
             df, secret_id, table, mode, rec, flavor, defaults, after_plan, started, spark_options
         )
+        if summary_wanted():
+            log_summary(
+                JdbcSummary(
+                    f"write ({mode}, unstaged)",
+                    secret_id,
+                    table,
+                    None,
+                    _partitions(df),
+                    direct.attempts,
+                    None,
+                    direct.seconds,
+                )
+            )
+        return direct
     creds = rec.credentials(secret_id, defaults=defaults)
     dialect = dialect_for(creds.engine or "")
     columns = list(df.columns)
@@ -175,8 +218,15 @@ def write_jdbc(
             after_plan(attempts)
         writer.save()
 
+    refreshes = 0
+
+    def refreshed(fresh: DatabaseCredentials) -> None:
+        nonlocal refreshes
+        refreshes += 1
+        log_refresh("write", secret_id, fresh.version_id)
+
     try:
-        rec.connect(secret_id, attempt, defaults=defaults)
+        rec.connect(secret_id, attempt, defaults=defaults, on_refresh=refreshed)
         moved = _move(
             sql_connect,
             dialect,
@@ -193,15 +243,27 @@ def write_jdbc(
         except Exception as exc:  # do not hide the real error; the name says what to drop
             log.warning("could not drop staging table %s: %s", staged, type(exc).__name__)
     result = WriteResult(table, mode, attempts, moved, time.monotonic() - started)
-    log.info(
-        "wrote %s rows into %s (%s) in %d attempt(s), %.1fs",
-        moved,
-        table,
-        mode,
-        attempts,
-        result.seconds,
-    )
+    if summary_wanted():
+        log_summary(
+            JdbcSummary(
+                f"write ({mode}, staged)",
+                secret_id,
+                table,
+                moved,
+                _partitions(df),
+                attempts,
+                refreshes,
+                result.seconds,
+            )
+        )
     return result
+
+
+def _partitions(df: Any) -> int | None:
+    try:
+        return int(df._jdf.rdd().getNumPartitions())
+    except Exception:
+        return None
 
 
 def _write_direct(
