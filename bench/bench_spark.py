@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         "--settle-rounds", type=int, default=1, help="untimed rounds before the first run"
     )
     parser.add_argument(
-        "--steps", default="write,read", help="which comparisons: write, read (comma-separated)"
+        "--steps",
+        default="write,read,partition",
+        help="what to time: write, read, partition (the per-partition writer and reader)",
     )
     parser.add_argument("--engine", choices=["postgres", "mariadb"], default="postgres")
     parser.add_argument("--batchsize", type=int, default=10_000)
@@ -370,16 +372,18 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], Any]]) -> int:
                 reset(table)
                 got[name].append(timed(fn))
                 assert count(table) == args.rows, name
-            reset("w_part")
-            got["write_partition_writer"].append(timed(partition_write))
-            assert count("w_part") == args.rows
+            if "partition" in args.steps:
+                reset("w_part")
+                got["write_partition_writer"].append(timed(partition_write))
+                assert count("w_part") == args.rows
         if "read" in args.steps:
             raw_read()  # settle read: the table's pages are warm for all of them
             order = ["read_raw", "read_glue_lib"]
             order = order[::-1] if flip else order
             for name in [*order, *order[::-1]] * args.read_blocks:
                 got[name].append(timed(raw_read if name == "read_raw" else lib_read))
-            got["read_partitions"].append(timed(partition_read))
+            if "partition" in args.steps:
+                got["read_partitions"].append(timed(partition_read))
         ratios = {}
         for key, (ours, raw) in RATIOS.items():
             if got[ours] and got[raw]:

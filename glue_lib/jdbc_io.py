@@ -193,13 +193,8 @@ def write_jdbc(
             secret_id, driver=dialect.dbapi_driver, reconnector=rec, defaults=defaults
         )
 
-    target_exists = _table_exists(sql_connect, dialect, table)
     staged = dialect.staging_name(table)
-    if target_exists:
-        _execute(
-            sql_connect,
-            [dialect.drop_sql(staged), dialect.create_like_sql(staged, table, staging=True)],
-        )
+    target_exists = _prepare_staging(sql_connect, dialect, table, staged)
     attempts = 0
 
     def attempt(attempt_creds: DatabaseCredentials) -> None:
@@ -225,6 +220,7 @@ def write_jdbc(
         refreshes += 1
         log_refresh("write", secret_id, fresh.version_id)
 
+    moved: int | None = None
     try:
         rec.connect(secret_id, attempt, defaults=defaults, on_refresh=refreshed)
         moved = _move(
@@ -238,10 +234,8 @@ def write_jdbc(
             create_target=not target_exists,
         )
     finally:
-        try:
-            _execute(sql_connect, [dialect.drop_sql(staged)])
-        except Exception as exc:  # do not hide the real error; the name says what to drop
-            log.warning("could not drop staging table %s: %s", staged, type(exc).__name__)
+        if moved is None:  # the move drops the staging table itself once it committed
+            _drop_staging(sql_connect, dialect, staged)
     result = WriteResult(table, mode, attempts, moved, time.monotonic() - started)
     if summary_wanted():
         log_summary(
@@ -322,18 +316,25 @@ def _probe(creds: DatabaseCredentials) -> DatabaseCredentials:
     return creds
 
 
-def _table_exists(connect: Callable[[], Any], dialect: Dialect, table: str) -> bool:
+def _prepare_staging(connect: Callable[[], Any], dialect: Dialect, table: str, staged: str) -> bool:
+    """Whether ``table`` exists and, if so, a fresh staging table like it: one login
+    (each login costs a SCRAM handshake, tens of milliseconds)."""
     sql, params = dialect.table_exists_sql(table)
-    conn = connect()
-    try:
-        cur = conn.cursor()
+    with committing(connect()) as cur:
         cur.execute(sql, params)
         row = cur.fetchone()
-        cur.close()
-        conn.rollback()
-        return bool(row and row[0])
-    finally:
-        conn.close()
+        exists = bool(row and row[0])
+        if exists:
+            cur.execute(dialect.drop_sql(staged))
+            cur.execute(dialect.create_like_sql(staged, table, staging=True))
+    return exists
+
+
+def _drop_staging(connect: Callable[[], Any], dialect: Dialect, staged: str) -> None:
+    try:
+        _execute(connect, [dialect.drop_sql(staged)])
+    except Exception as exc:  # do not hide the real error; the name says what to drop
+        log.warning("could not drop staging table %s: %s", staged, type(exc).__name__)
 
 
 def _execute(connect: Callable[[], Any], statements: Sequence[str]) -> None:
@@ -353,8 +354,8 @@ def _move(
     *,
     create_target: bool,
 ) -> int:
-    """Move the staged rows into ``table`` in one transaction; returns rows inserted
-    or updated."""
+    """Move the staged rows into ``table`` in one transaction, then drop the staging
+    table on the same connection; returns rows inserted or updated."""
     statements = dialect.move_sql(mode, staged, table, columns, key_columns)
     if create_target:
         if dialect.family == "mysql":
@@ -374,7 +375,15 @@ def _move(
         conn.commit()
     except BaseException:
         conn.rollback()
+        conn.close()
         raise
+    try:  # the same login drops the staging table
+        cur = conn.cursor()
+        cur.execute(dialect.drop_sql(staged))
+        cur.close()
+        conn.commit()
+    except Exception as exc:  # the rows are in: report, do not fail the write
+        log.warning("could not drop staging table %s: %s", staged, type(exc).__name__)
     finally:
         conn.close()
     return moved

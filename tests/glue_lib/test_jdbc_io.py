@@ -209,3 +209,25 @@ def test_summary_line_per_read_and_write_and_a_warning_per_refresh(
     assert len(warnings) == 1 and db.secret_id in warnings[0], warnings
     new_password = db.rotation.current()["password"]
     assert old_password not in caplog.text and new_password not in caplog.text
+
+
+def test_staged_write_logs_in_twice(spark: Any, db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixed cost of a staged write: one DB-API login to check the target and
+    create the staging table, one to move the rows and drop it (each login is a SCRAM
+    handshake)."""
+    import glue_lib.jdbc_io as jdbc_io
+
+    _seed(db, rows=ROWS[:10])
+    logins: list[str] = []
+    real = jdbc_io.dbapi_connect
+
+    def counting(secret_id: str, **kwargs: Any) -> Any:
+        logins.append(secret_id)
+        return real(secret_id, **kwargs)
+
+    monkeypatch.setattr(jdbc_io, "dbapi_connect", counting)
+    df = spark.createDataFrame([(100, "x", 1.0), (101, "y", 2.0)], SCHEMA)
+    result = write_jdbc(df, db.secret_id, "items", mode="append")
+    assert result.rows_moved == 2
+    assert len(logins) == 2
+    assert _tables(db) == {"items"}
