@@ -105,6 +105,8 @@ PARTS = (
             "0",
             "--read-blocks",
             "1",
+            "--steps",
+            "write,read",
             "--partitions",
             "2",
         ),
