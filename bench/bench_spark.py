@@ -11,16 +11,28 @@ the local MariaDB with ``--engine mariadb``), then, on local Spark:
 * read them back with raw ``spark.read.jdbc`` and with ``glue_lib.read_jdbc``
   (partitioned on ``id``), and with ``glue_lib.read_partitions``.
 
+Resolving a few percent on a shared 2-core machine (one round's noise is about
++-10%): every comparison is a ratio within one round, where raw and ours run in
+mirrored order (raw, ours, ours, raw; the next round ours, raw, raw, ours), so a drift
+in load hits both sides alike; before every timed step Python and the JVM collect
+garbage and PostgreSQL checkpoints; each run starts with untimed settle rounds; the
+target is judged on the median of the per-round ratios over ``--repeat`` runs x
+``--rounds`` rounds, reported with its 95% interval (order statistics) and the spread
+of the run medians.
+
 Prints a table and writes JSON to ``bench/results/``. Usage::
 
-    PYTHONPATH=. python bench/bench_spark.py            # 1,000,000 rows
+    PYTHONPATH=. python bench/bench_spark.py            # 1,000,000 rows, 3 x 4 rounds
+    PYTHONPATH=. python bench/bench_spark.py --steps read --rounds 8
     PYTHONPATH=. python bench/bench_spark.py --rows 50000 --repeat 1
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import math
 import os
 import platform
 import statistics
@@ -41,6 +53,99 @@ JARS = {
 DDL = "CREATE TABLE {name} (id BIGINT PRIMARY KEY, name VARCHAR(40), score DOUBLE PRECISION)"
 
 
+STEPS = (
+    "write_raw",
+    "write_glue_lib",
+    "write_glue_lib_unstaged",
+    "write_partition_writer",
+    "read_raw",
+    "read_glue_lib",
+    "read_partitions",
+)
+# ratio name -> (ours, raw): the comparisons with a target (ours within 5% of raw).
+RATIOS = {
+    "write_glue_lib_to_raw": ("write_glue_lib", "write_raw"),
+    "write_glue_lib_unstaged_to_raw": ("write_glue_lib_unstaged", "write_raw"),
+    "read_glue_lib_to_raw": ("read_glue_lib", "read_raw"),
+}
+
+
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free interval for the median: order statistics whose binomial
+    coverage is at least ``confidence`` (the whole range when there are too few)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    best = (ordered[0], ordered[-1])
+    for k in range(n // 2):
+        # P(X_(k+1) <= median <= X_(n-k)) = 1 - 2 * P(Binomial(n, 1/2) <= k)
+        tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+        if 1 - 2 * tail < confidence:
+            break
+        best = (ordered[k], ordered[n - 1 - k])
+    return best
+
+
+def ratio_summary(rounds: list[dict[str, Any]], runs: int) -> dict[str, dict[str, Any]]:
+    """Per ratio: the median of the per-round ratios, the 95% interval of that median,
+    the min-max of the per-run medians and of the rounds."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in RATIOS:
+        values = [r["ratios"][key] for r in rounds if key in r["ratios"]]
+        if not values:
+            continue
+        per_run = [
+            statistics.median(v)
+            for run in range(runs)
+            if (v := [r["ratios"][key] for r in rounds if r["run"] == run and key in r["ratios"]])
+        ]
+        low, high = median_interval(values)
+        out[key] = {
+            "median": statistics.median(values),
+            "ci95": [low, high],
+            "run_medians": per_run,
+            "rounds_min_max": [min(values), max(values)],
+            "n": len(values),
+        }
+    return out
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The BENCHMARKS.md table and verdicts."""
+    med, secs = data["median_seconds"], data["seconds"]
+    lines = [
+        f"#### Spark ({data['rows']:,} rows, {data['partitions']} partitions, local[2], "
+        f"{data['engine']}, {data['repeat']} run(s) x {data['rounds']} round(s))",
+        "",
+        "| path | median s | min-max s | rows/s (median) | vs raw (median of times) |",
+        "|---|---|---|---|---|",
+    ]
+    for key in secs:
+        base = "write_raw" if key.startswith("write") else "read_raw"
+        lines.append(
+            f"| {key} | {med[key]:.2f} | {min(secs[key]):.2f}-{max(secs[key]):.2f} | "
+            f"{data['rows'] / med[key]:,.0f} | "
+            + (f"{med[key] / med[base]:.3f} |" if base in med else "- |")
+        )
+    lines += [
+        "",
+        "| ours / raw, per round (A B B A) | median | 95% interval of the median | "
+        "run medians | rounds min-max | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, s in data["ratio_spread"].items():
+        low, high = s["ci95"]
+        verdict = "met" if s["median"] < data["target_ratio"] else "NOT met"
+        if verdict == "met" and high >= data["target_ratio"]:
+            verdict = "met (interval reaches 5%)"
+        lines.append(
+            f"| {key} | {s['median']:.3f} | {low:.3f}-{high:.3f} | "
+            + ", ".join(f"{v:.3f}" for v in s["run_medians"])
+            + f" | {s['rounds_min_max'][0]:.3f}-{s['rounds_min_max'][1]:.3f} | "
+            f"< {data['target_ratio']:.2f}: **{verdict}** |"
+        )
+    return "\n".join(lines)
+
+
 def _timed(fn: Callable[[], Any]) -> float:
     started = time.perf_counter()
     fn()
@@ -51,12 +156,46 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement")
+    parser.add_argument("--repeat", "--runs", type=int, default=3, help="runs (blocks of rounds)")
+    parser.add_argument("--rounds", type=int, default=4, help="timed rounds per run")
+    parser.add_argument(
+        "--read-blocks",
+        type=int,
+        default=4,
+        help="A B B A blocks of reads per round (a read is short: more samples per round)",
+    )
+    parser.add_argument(
+        "--settle-rounds", type=int, default=1, help="untimed rounds before the first run"
+    )
+    parser.add_argument(
+        "--steps",
+        default="write,read,partition",
+        help="what to time: write, read, partition (the per-partition writer and reader)",
+    )
     parser.add_argument("--engine", choices=["postgres", "mariadb"], default="postgres")
     parser.add_argument("--batchsize", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
+    args.steps = set(args.steps.split(","))
 
+    import signal
+
+    def stop_on_term(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the finally below
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    cleanup: list[Callable[[], Any]] = []
+    try:
+        return _run(args, cleanup)
+    finally:
+        for stop in reversed(cleanup):
+            try:
+                stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"cleanup: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, cleanup: list[Callable[[], Any]]) -> int:
     import logging
     import secrets as pysecrets
 
@@ -64,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = start_moto()
+    cleanup.append(moto.stop)
     os.environ.update(moto.env())
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR"] = "mariadb-as-mysql"
@@ -73,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         from devstack.postgres import start_cluster
 
         cluster = start_cluster()
+        cleanup.append(cluster.stop)
         cluster.create_user("bench", password)
         cluster.create_database("bench", owner="bench")
         doc = {"engine": "postgres", "host": cluster.host, "port": cluster.port}
@@ -108,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in moto.env().items():
         builder = builder.config(f"spark.executorEnv.{key}", value)
     spark = builder.getOrCreate()
+    cleanup.append(spark.stop)
     spark.sparkContext.setLogLevel("ERROR")
 
     secret_id = "bench/db"
@@ -196,46 +338,82 @@ def main(argv: list[str] | None = None) -> int:
     spark.read.format("jdbc").options(**raw_base, dbtable="warm_raw").load().count()
     read_jdbc(spark, secret_id, table="warm_lib", action=lambda d: d.count())
 
-    times: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "write_raw",
-            "write_glue_lib",
-            "write_glue_lib_unstaged",
-            "write_partition_writer",
-            "read_raw",
-            "read_glue_lib",
-            "read_partitions",
-        )
-    }
-    for run in range(args.repeat):
-        # Alternate the order so neither path always runs on a warmer JVM/database.
-        pairs = [
-            ("write_raw", "w_raw", raw_write),
-            ("write_glue_lib", "w_lib", lib_write),
-            ("write_glue_lib_unstaged", "w_dir", lib_write_direct),
-        ]
-        for name, table, fn in pairs if run % 2 == 0 else pairs[::-1]:
-            reset(table)
-            times[name].append(_timed(fn))
-            assert count(table) == args.rows, name
-        reset("w_part")
-        times["write_partition_writer"].append(_timed(partition_write))
-        assert count("w_part") == args.rows
-        raw_read()  # untimed: the first read after the writes warms the table's pages
-        reads = [("read_raw", raw_read), ("read_glue_lib", lib_read)]
-        for name, fn in reads if run % 2 == 0 else reads[::-1]:
-            times[name].append(_timed(fn))
-        times["read_partitions"].append(_timed(partition_read))
+    def settle() -> None:
+        """Before every timed step: no garbage to collect (Python, then the JVM), dirty
+        pages flushed (PostgreSQL CHECKPOINT), so no step pays for the one before."""
+        gc.collect()
+        jvm: Any = spark.sparkContext._jvm
+        jvm.System.gc()
+        if cluster is not None:
+            cluster.admin_sql("CHECKPOINT")
 
+    def timed(fn: Callable[[], Any]) -> float:
+        settle()
+        return _timed(fn)
+
+    write_steps = {
+        "write_raw": ("w_raw", raw_write),
+        "write_glue_lib": ("w_lib", lib_write),
+        "write_glue_lib_unstaged": ("w_dir", lib_write_direct),
+    }
+    times: dict[str, list[float]] = {k: [] for k in STEPS}
+    rounds: list[dict[str, Any]] = []
+
+    def one_round(run: int, number: int) -> dict[str, Any]:
+        """Raw and ours in mirrored order (A B B A; the next round B A A B): a drift
+        in machine load during the round hits both sides equally."""
+        got: dict[str, list[float]] = {k: [] for k in STEPS}
+        flip = number % 2 == 1
+        if "write" in args.steps:
+            order = ["write_raw", "write_glue_lib", "write_glue_lib_unstaged"]
+            order = order[::-1] if flip else order
+            for name in [*order, *order[::-1]]:
+                table, fn = write_steps[name]
+                reset(table)
+                got[name].append(timed(fn))
+                assert count(table) == args.rows, name
+            if "partition" in args.steps:
+                reset("w_part")
+                got["write_partition_writer"].append(timed(partition_write))
+                assert count("w_part") == args.rows
+        if "read" in args.steps:
+            raw_read()  # settle read: the table's pages are warm for all of them
+            order = ["read_raw", "read_glue_lib"]
+            order = order[::-1] if flip else order
+            for name in [*order, *order[::-1]] * args.read_blocks:
+                got[name].append(timed(raw_read if name == "read_raw" else lib_read))
+            if "partition" in args.steps:
+                got["read_partitions"].append(timed(partition_read))
+        ratios = {}
+        for key, (ours, raw) in RATIOS.items():
+            if got[ours] and got[raw]:
+                ratios[key] = sum(got[ours]) / sum(got[raw])
+        return {"run": run, "round": number, "seconds": got, "ratios": ratios}
+
+    if "write" not in args.steps:  # the reads read the raw write's table
+        reset("w_raw")
+        raw_write()
+    for run in range(args.repeat):
+        for _ in range(args.settle_rounds if run == 0 else 0):  # untimed: JIT, caches warm
+            one_round(run, 0)
+        for number in range(args.rounds):
+            found = one_round(run, number)
+            for name, values in found["seconds"].items():
+                times[name].extend(values)
+            rounds.append(found)
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in found["ratios"].items())
+            print(f"run {run + 1} round {number + 1}: {shown}", flush=True)
+
+    times = {k: v for k, v in times.items() if v}
     med = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
+    summary = ratio_summary(rounds, args.repeat)
 
     def ratios(stat: dict[str, float]) -> dict[str, float]:
         return {
-            "write_glue_lib_to_raw": stat["write_glue_lib"] / stat["write_raw"],
-            "write_glue_lib_unstaged_to_raw": stat["write_glue_lib_unstaged"] / stat["write_raw"],
-            "read_glue_lib_to_raw": stat["read_glue_lib"] / stat["read_raw"],
+            key: stat[ours] / stat[raw]
+            for key, (ours, raw) in RATIOS.items()
+            if ours in stat and raw in stat
         }
 
     results = {
@@ -245,42 +423,36 @@ def main(argv: list[str] | None = None) -> int:
         "rows": args.rows,
         "partitions": args.partitions,
         "repeat": args.repeat,
+        "rounds": args.rounds,
         "batchsize": args.batchsize,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "spark": spark.version,
+            "load_average_1min": os.getloadavg()[0],
         },
         "seconds": times,
         "median_seconds": med,
         "min_seconds": best,
         "rows_per_second_median": {k: args.rows / v for k, v in med.items()},
-        "ratio_median": ratios(med),
+        # Per-round ratios (ours / raw of the same round), then the median: what the
+        # targets are judged on. "ratio_min" compares the fastest rounds.
+        "ratio_median": {k: s["median"] for k, s in summary.items()},
         "ratio_min": ratios(best),
+        "ratio_spread": summary,
+        "rounds_detail": rounds,
         "target_ratio": 1.05,
         "partition_writer_method": method,
     }
-    print(
-        f"\n{args.rows:,} rows, {args.partitions} partitions, local[2], {args.engine}, "
-        f"{args.repeat} run(s)"
-    )
-    print(f"{'path':<24}{'median s':>10}{'min s':>8}{'rows/s':>12}{'vs raw':>8}{'(min)':>8}")
-    for key in times:
-        base = "write_raw" if key.startswith("write") else "read_raw"
-        print(
-            f"{key:<24}{med[key]:>10.2f}{best[key]:>8.2f}{args.rows / med[key]:>12,.0f}"
-            f"{med[key] / med[base]:>8.3f}{best[key] / best[base]:>8.3f}"
-        )
+    results["markdown"] = markdown(results)
+    print()
+    print(results["markdown"])
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = args.out / f"spark-{args.engine}-{args.rows}-{stamp}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {path}")
 
-    spark.stop()
-    if cluster is not None:
-        cluster.stop()
-    moto.stop()
     return 0
 
 

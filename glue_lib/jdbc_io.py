@@ -24,6 +24,14 @@ from typing import Any
 
 from glue_lib.dialects import MODES, Dialect, dialect_for
 from glue_lib.driver_sql import committing, dbapi_connect, open_dbapi
+from glue_lib.logs import (
+    JdbcSummary,
+    jdbc_rows_read,
+    log_refresh,
+    log_summary,
+    sql_execution_count,
+    summary_wanted,
+)
 from glue_lib.options import jdbc_options
 from pipeline_secrets.credentials import DatabaseCredentials
 from pipeline_secrets.reconnect import NO_RETRY, Once, Reconnector, retry_login
@@ -70,8 +78,12 @@ def read_jdbc(
     """
     if (table is None) == (query is None):
         raise ValueError("give exactly one of table= or query=")
+    started = time.monotonic()
     rec = _reconnector(reconnector, budget_seconds)
     attempts = 0
+    refreshes = 0
+    wanted = summary_wanted()
+    mark = sql_execution_count(spark) if wanted else None
 
     def attempt(creds: DatabaseCredentials) -> Any:
         nonlocal attempts
@@ -86,9 +98,26 @@ def read_jdbc(
             return action(df)
         return df.localCheckpoint(eager=True)
 
-    result = rec.connect(secret_id, attempt, defaults=defaults)
-    if attempts > 1:
-        log.info("JDBC read of secret %r succeeded on attempt %d", secret_id, attempts)
+    def refreshed(creds: DatabaseCredentials) -> None:
+        nonlocal refreshes
+        refreshes += 1
+        log_refresh("read", secret_id, creds.version_id)
+
+    result = rec.connect(secret_id, attempt, defaults=defaults, on_refresh=refreshed)
+    if wanted:
+        partitions = spark_options.get("num_partitions", spark_options.get("numPartitions"))
+        log_summary(
+            JdbcSummary(
+                "read",
+                secret_id,
+                table or "(query)",
+                jdbc_rows_read(spark, mark),
+                int(partitions) if partitions is not None else 1,
+                attempts,
+                refreshes,
+                time.monotonic() - started,
+            )
+        )
     return result
 
 
@@ -135,9 +164,23 @@ def write_jdbc(
     started = time.monotonic()
     rec = _reconnector(reconnector, budget_seconds)
     if not staging:
-        return _write_direct(
+        direct = _write_direct(
             df, secret_id, table, mode, rec, flavor, defaults, after_plan, started, spark_options
         )
+        if summary_wanted():
+            log_summary(
+                JdbcSummary(
+                    f"write ({mode}, unstaged)",
+                    secret_id,
+                    table,
+                    None,
+                    _partitions(df),
+                    direct.attempts,
+                    None,
+                    direct.seconds,
+                )
+            )
+        return direct
     creds = rec.credentials(secret_id, defaults=defaults)
     dialect = dialect_for(creds.engine or "")
     columns = list(df.columns)
@@ -147,13 +190,8 @@ def write_jdbc(
             secret_id, driver=dialect.dbapi_driver, reconnector=rec, defaults=defaults
         )
 
-    target_exists = _table_exists(sql_connect, dialect, table)
     staged = dialect.staging_name(table)
-    if target_exists:
-        _execute(
-            sql_connect,
-            [dialect.drop_sql(staged), dialect.create_like_sql(staged, table, staging=True)],
-        )
+    target_exists = _prepare_staging(sql_connect, dialect, table, staged)
     attempts = 0
 
     def attempt(attempt_creds: DatabaseCredentials) -> None:
@@ -172,8 +210,16 @@ def write_jdbc(
             after_plan(attempts)
         writer.save()
 
+    refreshes = 0
+
+    def refreshed(fresh: DatabaseCredentials) -> None:
+        nonlocal refreshes
+        refreshes += 1
+        log_refresh("write", secret_id, fresh.version_id)
+
+    moved: int | None = None
     try:
-        rec.connect(secret_id, attempt, defaults=defaults)
+        rec.connect(secret_id, attempt, defaults=defaults, on_refresh=refreshed)
         moved = _move(
             sql_connect,
             dialect,
@@ -185,20 +231,30 @@ def write_jdbc(
             create_target=not target_exists,
         )
     finally:
-        try:
-            _execute(sql_connect, [dialect.drop_sql(staged)])
-        except Exception as exc:  # do not hide the real error; the name says what to drop
-            log.warning("could not drop staging table %s: %s", staged, type(exc).__name__)
+        if moved is None:  # the move drops the staging table itself once it committed
+            _drop_staging(sql_connect, dialect, staged)
     result = WriteResult(table, mode, attempts, moved, time.monotonic() - started)
-    log.info(
-        "wrote %s rows into %s (%s) in %d attempt(s), %.1fs",
-        moved,
-        table,
-        mode,
-        attempts,
-        result.seconds,
-    )
+    if summary_wanted():
+        log_summary(
+            JdbcSummary(
+                f"write ({mode}, staged)",
+                secret_id,
+                table,
+                moved,
+                _partitions(df),
+                attempts,
+                refreshes,
+                result.seconds,
+            )
+        )
     return result
+
+
+def _partitions(df: Any) -> int | None:
+    try:
+        return int(df._jdf.rdd().getNumPartitions())
+    except Exception:
+        return None
 
 
 def _write_direct(
@@ -254,18 +310,25 @@ def _probe(creds: DatabaseCredentials) -> DatabaseCredentials:
     return creds
 
 
-def _table_exists(connect: Callable[[], Any], dialect: Dialect, table: str) -> bool:
+def _prepare_staging(connect: Callable[[], Any], dialect: Dialect, table: str, staged: str) -> bool:
+    """Whether ``table`` exists and, if so, a fresh staging table like it: one login
+    (each login costs a SCRAM handshake, tens of milliseconds)."""
     sql, params = dialect.table_exists_sql(table)
-    conn = connect()
-    try:
-        cur = conn.cursor()
+    with committing(connect()) as cur:
         cur.execute(sql, params)
         row = cur.fetchone()
-        cur.close()
-        conn.rollback()
-        return bool(row and row[0])
-    finally:
-        conn.close()
+        exists = bool(row and row[0])
+        if exists:
+            cur.execute(dialect.drop_sql(staged))
+            cur.execute(dialect.create_like_sql(staged, table, staging=True))
+    return exists
+
+
+def _drop_staging(connect: Callable[[], Any], dialect: Dialect, staged: str) -> None:
+    try:
+        _execute(connect, [dialect.drop_sql(staged)])
+    except Exception as exc:  # do not hide the real error; the name says what to drop
+        log.warning("could not drop staging table %s: %s", staged, type(exc).__name__)
 
 
 def _execute(connect: Callable[[], Any], statements: Sequence[str]) -> None:
@@ -285,8 +348,8 @@ def _move(
     *,
     create_target: bool,
 ) -> int:
-    """Move the staged rows into ``table`` in one transaction; returns rows inserted
-    or updated."""
+    """Move the staged rows into ``table`` in one transaction, then drop the staging
+    table on the same connection; returns rows inserted or updated."""
     statements = dialect.move_sql(mode, staged, table, columns, key_columns)
     if create_target:
         if dialect.family == "mysql":
@@ -306,7 +369,15 @@ def _move(
         conn.commit()
     except BaseException:
         conn.rollback()
+        conn.close()
         raise
+    try:  # the same login drops the staging table
+        cur = conn.cursor()
+        cur.execute(dialect.drop_sql(staged))
+        cur.close()
+        conn.commit()
+    except Exception as exc:  # the rows are in: report, do not fail the write
+        log.warning("could not drop staging table %s: %s", staged, type(exc).__name__)
     finally:
         conn.close()
     return moved

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline_secrets import settings as _settings
 from pipeline_secrets.credentials import DatabaseCredentials
 from pipeline_secrets.engines import engine_info
 from pipeline_secrets.jdbc import to_jdbc
@@ -116,9 +115,9 @@ def jdbc_options(
     values are turned into strings the way Spark wants them. SSL settings of the
     secret come through as driver properties (``sslmode``, ``sslMode``, ``encrypt``).
 
-    ``flavor`` selects the MariaDB rendering (see :func:`pipeline_secrets.jdbc.to_jdbc`);
-    default: ``PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR``, else Glue's way (the MySQL
-    driver). With MariaDB Connector/J on the class path use ``"mariadb-as-mysql"``:
+    ``flavor`` selects the MariaDB rendering (:func:`pipeline_secrets.jdbc.to_jdbc` owns
+    it and its default, ``PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR``, else Glue's way: the
+    MySQL driver). With MariaDB Connector/J on the class path use ``"mariadb-as-mysql"``:
     the ``jdbc:mysql:`` URL keeps Spark's MySQL dialect.
     """
     if table is not None and query is not None:
@@ -126,17 +125,11 @@ def jdbc_options(
     creds = credentials or resolve_credentials(
         _need_id(secret_id), reconnector=reconnector, defaults=defaults
     )
-    flavor = _settings.resolve("mariadb_jdbc_flavor", flavor, None, str)
     target = to_jdbc(creds, flavor=flavor)
     opts = SecretOptions()
-    url = target.url
-    props = dict(target.properties)
-    if props.pop("permitMysqlScheme", None) is not None:
-        # MariaDB Connector/J 3.x reads this flag from the URL only (2.x ignores it).
-        url += "?permitMysqlScheme"
-    opts["url"] = url
+    opts["url"] = target.url
     opts["driver"] = target.driver
-    for key, value in props.items():
+    for key, value in target.properties.items():
         opts[key] = value
     opts["user"] = target.user
     opts["password"] = target.password
@@ -188,15 +181,11 @@ def glue_connection_options(
     )
     creds.require("engine")
     engine = engine_info(creds.engine or "").name
-    target = to_jdbc(creds)
+    # Glue reaches MariaDB through its bundled MySQL driver, whatever the environment
+    # says for Spark; it passes no separate driver properties: they ride in the URL.
+    target = to_jdbc(creds, flavor="mysql")
     opts = SecretOptions()
-    url = target.url
-    if target.properties and engine in {"postgres", "redshift", "mysql", "mariadb"}:
-        # Glue passes no separate driver properties: they ride in the URL.
-        url += "?" + "&".join(f"{k}={v}" for k, v in target.properties.items())
-    elif target.properties and engine == "sqlserver":
-        url += "".join(f";{k}={v}" for k, v in target.properties.items())
-    opts["url"] = url
+    opts["url"] = target.url_with_properties()
     opts["user"] = target.user
     opts["password"] = target.password
     if table is not None:

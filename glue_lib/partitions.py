@@ -26,6 +26,7 @@ from typing import Any
 from glue_lib.dialects import Dialect, dialect_for
 from glue_lib.driver_sql import committing
 from glue_lib.executor import SecretAccess, executor_reconnector
+from glue_lib.logs import log_refresh
 from pipeline_secrets.credentials import DatabaseCredentials
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def _connect(
         chosen[:] = [dialect]
         return _open(creds, dialect)
 
-    def refreshed(_creds: DatabaseCredentials) -> None:
+    def refreshed(creds: DatabaseCredentials) -> None:
+        log_refresh("partition task", secret_id, creds.version_id)
         if counter is not None:
             counter.add(1)
 

@@ -8,6 +8,13 @@
   ``org.mariadb.jdbc.Driver``. Note that Spark picks its dialect from the URL
   prefix and has none for ``jdbc:mariadb:``; ``jdbc:mysql:`` with
   ``permitMysqlScheme`` keeps Spark's MySQL dialect (``flavor="mariadb-as-mysql"``).
+  Connector/J 3.x reads that flag from the URL only (2.x ignores it), so it rides in
+  the URL, not in the properties.
+
+This module owns the MariaDB flavor (argument, else ``PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR``,
+else ``"mysql"``) and where properties go: :meth:`JdbcTarget.java_properties` for
+clients that take them apart (Spark, ``DriverManager``), :meth:`JdbcTarget.url_with_properties`
+for clients that take a URL only (Glue's ``connection_options``).
 * Oracle: ``jdbc:oracle:thin:@//host:port/service``, ``oracle.jdbc.OracleDriver``
 * SQL Server: ``jdbc:sqlserver://host:port;databaseName=db``,
   ``com.microsoft.sqlserver.jdbc.SQLServerDriver``
@@ -20,10 +27,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import quote
 
+from pipeline_secrets import settings as _settings
 from pipeline_secrets.credentials import DatabaseCredentials
 from pipeline_secrets.engines import engine_info
 
 MARIADB_DRIVER = "org.mariadb.jdbc.Driver"
+MARIADB_FLAVORS = ("mysql", "mariadb-as-mysql", "mariadb-connector")
 
 
 @dataclass(frozen=True)
@@ -40,15 +49,29 @@ class JdbcTarget:
         """Properties for ``DriverManager.getConnection(url, props)``."""
         return {**self.properties, "user": self.user, "password": self.password}
 
+    def url_with_properties(self) -> str:
+        """The URL with the driver properties in it (never user or password), in the
+        driver's syntax: ``;k=v`` for SQL Server, ``?k=v&...`` for the others."""
+        if not self.properties:
+            return self.url
+        if self.url.startswith("jdbc:sqlserver:"):
+            return self.url + "".join(f";{k}={v}" for k, v in self.properties.items())
+        joiner = "&" if "?" in self.url else "?"
+        return self.url + joiner + "&".join(f"{k}={v}" for k, v in self.properties.items())
+
 
 def to_jdbc(creds: DatabaseCredentials, *, flavor: str | None = None) -> JdbcTarget:
     """Render credentials as a JDBC target for the engine they name.
 
-    ``flavor`` only matters for MariaDB: ``"mysql"`` (default, Glue's way: the MySQL
-    URL and driver), ``"mariadb-as-mysql"`` (MariaDB Connector/J with a ``jdbc:mysql``
-    URL), or ``"mariadb-connector"`` (``jdbc:mariadb`` URL).
+    ``flavor`` only matters for MariaDB: ``"mysql"`` (Glue's way: the MySQL URL and
+    driver), ``"mariadb-as-mysql"`` (MariaDB Connector/J with a ``jdbc:mysql`` URL), or
+    ``"mariadb-connector"`` (``jdbc:mariadb`` URL). Default:
+    ``PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR``, else ``"mysql"``.
     """
     creds.require("engine", "host")
+    flavor = _settings.resolve("mariadb_jdbc_flavor", flavor, None, str) or "mysql"
+    if flavor not in MARIADB_FLAVORS:
+        raise ValueError(f"MariaDB JDBC flavor must be one of {', '.join(MARIADB_FLAVORS)}")
     info = engine_info(creds.engine or "")
     host, port = creds.host, creds.effective_port
     db = creds.effective_dbname
@@ -64,13 +87,14 @@ def to_jdbc(creds: DatabaseCredentials, *, flavor: str | None = None) -> JdbcTar
     elif info.family == "mysql":
         driver = info.jdbc_driver
         scheme = "jdbc:mysql"
+        query = ""
         if creds.engine == "mariadb" and flavor in {"mariadb-as-mysql", "mariadb-connector"}:
             driver = MARIADB_DRIVER
             if flavor == "mariadb-connector":
                 scheme = "jdbc:mariadb"
             else:
-                props["permitMysqlScheme"] = "true"
-        url = f"{scheme}://{host}:{port}/{quote(db or '', safe='')}"
+                query = "?permitMysqlScheme"  # Connector/J 3.x reads it from the URL only
+        url = f"{scheme}://{host}:{port}/{quote(db or '', safe='')}{query}"
         if ssl:
             if driver == MARIADB_DRIVER:
                 props["sslMode"] = {

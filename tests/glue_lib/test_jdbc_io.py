@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -168,3 +169,65 @@ def test_unstaged_writes(spark: Any, db: Db) -> None:
     result = write_jdbc(more, db.secret_id, "items", mode="append", staging=False)
     assert result.attempts == 1
     assert _rows(db, "items") == [*new, (500, "x", 2.0)]
+
+
+def test_summary_line_per_read_and_write_and_a_warning_per_refresh(
+    spark: Any, db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    """INFO: one line per read/write with rows, partitions, attempts, refreshes and
+    seconds; WARNING when the credentials are refreshed; no password anywhere."""
+    _seed(db)
+    old_password = db.rotation.current()["password"]
+
+    def rotate_once(attempt: int) -> None:
+        if attempt == 1:
+            db.rotation.rotate(stop_after="setSecret")
+
+    caplog.set_level(logging.INFO, logger="glue_lib")
+    read_jdbc(
+        spark,
+        db.secret_id,
+        table="items",
+        partition_column="id",
+        lower_bound=1,
+        upper_bound=41,
+        num_partitions=3,
+        after_plan=rotate_once,
+        action=lambda df: df.write.format("noop").mode("overwrite").save(),
+    )
+    db.rotation.finish()
+    df = spark.createDataFrame([(100, "x", 1.0), (101, "y", 2.0)], SCHEMA).repartition(2)
+    write_jdbc(df, db.secret_id, "items", mode="append")
+
+    mine = [r for r in caplog.records if r.name.startswith("glue_lib")]
+    summaries = [r.getMessage() for r in mine if r.getMessage().startswith("JDBC ")]
+    read_line = next(m for m in summaries if m.startswith("JDBC read items"))
+    assert "rows=40 partitions=3 attempts=2 refreshes=1 seconds=" in read_line
+    write_line = next(m for m in summaries if m.startswith("JDBC write (append, staged) items"))
+    assert "rows=2 partitions=2 attempts=1 refreshes=0 seconds=" in write_line
+    warnings = [r.getMessage() for r in mine if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and db.secret_id in warnings[0], warnings
+    new_password = db.rotation.current()["password"]
+    assert old_password not in caplog.text and new_password not in caplog.text
+
+
+def test_staged_write_logs_in_twice(spark: Any, db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixed cost of a staged write: one DB-API login to check the target and
+    create the staging table, one to move the rows and drop it (each login is a SCRAM
+    handshake)."""
+    import glue_lib.jdbc_io as jdbc_io
+
+    _seed(db, rows=ROWS[:10])
+    logins: list[str] = []
+    real = jdbc_io.dbapi_connect
+
+    def counting(secret_id: str, **kwargs: Any) -> Any:
+        logins.append(secret_id)
+        return real(secret_id, **kwargs)
+
+    monkeypatch.setattr(jdbc_io, "dbapi_connect", counting)
+    df = spark.createDataFrame([(100, "x", 1.0), (101, "y", 2.0)], SCHEMA)
+    result = write_jdbc(df, db.secret_id, "items", mode="append")
+    assert result.rows_moved == 2
+    assert len(logins) == 2
+    assert _tables(db) == {"items"}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from glue_lib import PartitionWriter, partition_ranges, read_partitions
 from tests.glue_lib.conftest import Db
+from tests.glue_lib.standalone_job import GatedWrite, wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -59,46 +60,45 @@ def test_partition_writer_upsert(spark: Any, db: Db) -> None:
     assert _rows(db) == [(1, "old", 1.0), (2, "new", 20.0), (3, "new", 30.0)]
 
 
-def test_rotation_while_partition_write_runs(spark: Any, db: Db) -> None:
+def test_rotation_while_partition_write_runs(spark: Any, db: Db, tmp_path: Path) -> None:
     """The password is rotated (window open, then finished) while an 8-partition write
     is running on 2 cores: tasks that start later fetch the secret themselves, find
-    AWSPENDING, and the job finishes on its first run with every row exactly once."""
+    AWSPENDING, and the job finishes on its first run with every row exactly once.
+
+    Event-driven, no timing window: partitions 0 and 1 write first; the others wait
+    for the rotation (a marker file); the window is closed only after a partition has
+    written in it."""
     _create(db)
     partitions, per_partition = 8, 30
     n = partitions * per_partition
     rows = [(i, f"row-{i}", float(i)) for i in range(n)]
     refreshes = spark.sparkContext.accumulator(0)
-
-    def slow(it: Any) -> Any:
-        for row in it:
-            time.sleep(0.01)
-            yield row
-
-    rdd = spark.sparkContext.parallelize(rows, partitions).mapPartitions(slow)
     writer = PartitionWriter(
         db.secret_id, "target", ["id", "name", "score"], batch_size=10, refresh_counter=refreshes
     )
+    rdd = spark.sparkContext.parallelize(rows, partitions)
     job_error: list[BaseException] = []
     group = f"rotation-write-{db.secret_id}"
 
     def run() -> None:
         try:
             spark.sparkContext.setJobGroup(group, "rotation while writing")
-            rdd.foreachPartition(writer)
+            rdd.mapPartitionsWithIndex(GatedWrite(writer, str(tmp_path))).collect()
         except BaseException as exc:  # reported below
             job_error.append(exc)
 
     thread = threading.Thread(target=run)
     thread.start()
-    # Wait until the first wave of tasks holds connections, then rotate.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _sessions(db):
-        time.sleep(0.05)
-    assert _sessions(db), "no partition writer connected"
-    db.rotation.create_and_set()  # the database now wants AWSPENDING only
-    time.sleep(0.6)
+    try:
+        wait_for(tmp_path / "written-0")  # both first tasks wrote with the old password
+        wait_for(tmp_path / "written-1")
+        db.rotation.create_and_set()  # the database now wants AWSPENDING only
+        (tmp_path / "rotated").touch()
+        wait_for(tmp_path / "written-2")  # a task wrote inside the window
+    finally:
+        (tmp_path / "rotated").touch()  # never leave tasks waiting
+        thread.join(120)
     db.rotation.finish()
-    thread.join(120)
     assert not job_error, repr(job_error[:1])
     tracker = spark.sparkContext.statusTracker()
     jobs = tracker.getJobIdsForGroup(group)
@@ -108,15 +108,6 @@ def test_rotation_while_partition_write_runs(spark: Any, db: Db) -> None:
     assert refreshes.value >= 1  # later tasks had to refresh the secret themselves
     assert db.query("SELECT COUNT(*), COUNT(DISTINCT id) FROM target")[0] == (n, n)
     assert _rows(db) == rows
-
-
-def _sessions(db: Db) -> int:
-    user = db.creds["username"]
-    if db.engine == "postgres":
-        sql = f"SELECT COUNT(*) FROM pg_stat_activity WHERE usename = '{user}'"
-    else:
-        sql = f"SELECT COUNT(*) FROM information_schema.processlist WHERE user = '{user}'"
-    return int(db.query(sql)[0][0])
 
 
 def test_read_partitions_with_rotation_window(spark: Any, db: Db) -> None:

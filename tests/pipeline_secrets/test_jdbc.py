@@ -60,3 +60,48 @@ def test_mariadb_connector_flavors() -> None:
 )
 def test_ssl_is_carried(engine: str, ssl: object, key: str, value: str) -> None:
     assert to_jdbc(creds(engine, ssl=ssl)).properties[key] == value
+
+
+def test_mariadb_flavor_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core reads PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR: every caller renders alike."""
+    monkeypatch.setenv("PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR", "mariadb-as-mysql")
+    assert to_jdbc(creds("mariadb", dbname="d")).driver == "org.mariadb.jdbc.Driver"
+    assert (
+        to_jdbc(creds("mariadb", dbname="d"), flavor="mysql").driver == "com.mysql.cj.jdbc.Driver"
+    )
+    assert to_jdbc(creds("mysql", dbname="d")).driver == "com.mysql.cj.jdbc.Driver"  # MariaDB only
+
+
+def test_permit_mysql_scheme_rides_in_the_url() -> None:
+    """MariaDB Connector/J 3.x reads permitMysqlScheme from the URL only."""
+    target = to_jdbc(creds("mariadb", dbname="d", ssl="require"), flavor="mariadb-as-mysql")
+    assert target.url == "jdbc:mysql://db.host:3306/d?permitMysqlScheme"
+    assert "permitMysqlScheme" not in target.java_properties()
+    assert target.properties == {"sslMode": "trust"}
+
+
+@pytest.mark.parametrize(
+    ("engine", "flavor", "ssl", "url"),
+    [
+        ("postgres", None, "verify-full", "jdbc:postgresql://db.host:5432/d?sslmode=verify-full"),
+        ("mysql", None, True, "jdbc:mysql://db.host:3306/d?sslMode=REQUIRED"),
+        (
+            "mariadb",
+            "mariadb-as-mysql",
+            "require",
+            "jdbc:mysql://db.host:3306/d?permitMysqlScheme&sslMode=trust",
+        ),
+        (
+            "sqlserver",
+            None,
+            True,
+            "jdbc:sqlserver://db.host:1433;databaseName=d;encrypt=true;trustServerCertificate=true",
+        ),
+        ("postgres", None, None, "jdbc:postgresql://db.host:5432/d"),
+    ],
+)
+def test_url_with_properties(engine: str, flavor: str | None, ssl: object, url: str) -> None:
+    """For clients that take no separate properties (Glue's connection_options)."""
+    extra = {} if ssl is None else {"ssl": ssl}
+    target = to_jdbc(creds(engine, dbname="d", **extra), flavor=flavor)
+    assert target.url_with_properties() == url

@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="AWS Secrets Manager tooling for data pipelines.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         try:
@@ -35,7 +36,34 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(subparsers)
+    _plain_help(parser)
     return parser
+
+
+def _version() -> str:
+    from pipeline_secrets import __version__
+
+    return str(__version__)
+
+
+def _plain(text: str | None) -> str | None:
+    """Help shown in a terminal: the docstrings' reST ``literals`` without the backticks."""
+    return None if text is None else text.replace("``", "")
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Strip reST markup from every description and option help, subcommands included
+    (their descriptions are module docstrings)."""
+    parser.description = _plain(parser.description)
+    parser.epilog = _plain(parser.epilog)
+    for action in parser._actions:
+        if isinstance(action.help, str):
+            action.help = _plain(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = _plain(choice.help)
+            for sub in set(action.choices.values()):
+                _plain_help(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,9 @@
 """``pipeline-secrets build-glue --output DIR``: the files a Glue job needs.
 
 * a wheel (``pipeline_secrets-<version>-py3-none-any.whl``) for
-  ``--additional-python-modules``: the core and ``glue_lib``, depending on boto3 only;
+  ``--additional-python-modules``: the core and ``glue_lib``, depending on boto3 only,
+  with a floor that the boto3 bundled with Glue 4.0 and 5.0 already meets, so pip has
+  nothing to download (a job in a VPC without NAT cannot);
 * a zip (``pipeline_secrets_glue-<version>.zip``) for ``--extra-py-files``: the same two
   packages at the zip's root, for jobs that cannot pip-install.
 
@@ -27,7 +29,12 @@ PACKAGES = ("pipeline_secrets", "glue_lib")
 # Tooling (CLI, agent server, audit/scan/migrate) never runs inside a job.
 EXCLUDED = ("pipeline_secrets/tools/",)
 DIST_NAME = "pipeline-secrets"
-REQUIRES = ("boto3>=1.34",)
+# What the Glue path calls (GetSecretValue, DescribeSecret, ListSecrets) is in every
+# boto3 of the last years; Glue 4.0 bundles boto3 1.26.x and Glue 5.0 1.34.x (AWS's
+# "Python modules already provided in AWS Glue"). BatchGetSecretValue (prefetch) needs
+# boto3 1.33+, i.e. Glue 5.0 or an upgraded boto3.
+GLUE_BOTO3_FLOOR = "1.26"
+REQUIRES = (f"boto3>={GLUE_BOTO3_FLOOR}",)
 OLDEST_PYTHON = (3, 10)  # Glue 4.0
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 

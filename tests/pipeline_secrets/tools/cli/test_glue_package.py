@@ -79,3 +79,55 @@ def test_syntax_check_rejects_newer_python(tmp_path: Path) -> None:
     bad.write_text("type Alias = int\n")  # Python 3.12 syntax
     with pytest.raises(SystemExit, match=r"not valid Python 3\.10"):
         check_syntax([("pkg/bad.py", bad)])
+
+
+def test_wheel_needs_nothing_glue_does_not_ship(tmp_path: Path) -> None:
+    """Offline install: a fresh venv, ``pip install --no-index --no-deps``, then import
+    (boto3 comes from outside, as Glue provides it); the declared floor is met by the
+    boto3 that Glue 4.0 (1.26.x) and Glue 5.0 (1.34.x) bundle."""
+    from packaging.requirements import Requirement
+
+    art = build(tmp_path / "dist")
+    metadata = (
+        zipfile.ZipFile(art.wheel)
+        .read(f"pipeline_secrets-{art.version}.dist-info/METADATA")
+        .decode()
+    )
+    requires = [
+        Requirement(line.split(":", 1)[1].strip())
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    assert [r.name for r in requires] == ["boto3"]
+    for bundled in ("1.26.0", "1.34.0"):
+        assert requires[0].specifier.contains(bundled), (bundled, str(requires[0]))
+    assert "Requires-Python: >=3.10" in metadata
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-index", "--no-deps", str(art.wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    import boto3
+
+    provided = str(Path(boto3.__file__).parents[1])  # like Glue's own site-packages
+    probe = (
+        "import sys, glue_lib, pipeline_secrets, glue_lib.jdbc_io;"
+        "assert 'pyspark' not in sys.modules and 'airflow' not in sys.modules;"
+        "print(glue_lib.__file__)"
+    )
+    res = subprocess.run(
+        [str(python), "-c", probe],
+        cwd=tmp_path,
+        env={"PYTHONPATH": provided, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().startswith(str(venv))
