@@ -18,12 +18,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def backend_kwargs(endpoint_url: str, **extra: object) -> dict[str, object]:
+    """The configuration README recommends: every Airflow process reads through one
+    agent per host, started on demand (scoped to these prefixes, token required)."""
     return {
         "connections_prefix": stack.CONNECTIONS_PREFIX,
         "variables_prefix": stack.VARIABLES_PREFIX,
         "config_prefix": None,
         "region_name": stack.REGION,
         "endpoint_url": endpoint_url,
+        "agent_autostart": True,
+        "agent_idle_exit_seconds": 120,
         **extra,
     }
 

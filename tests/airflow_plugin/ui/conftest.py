@@ -155,7 +155,7 @@ def ui_home(ui_moto: MotoServer) -> Iterator[AirflowHome]:
     home = make_airflow_home(
         ui_moto.endpoint_url,
         dags_folder=Path(__file__).with_name("dags"),
-        kwargs=backend_kwargs(ui_moto.endpoint_url, cache_ttl_seconds=300),
+        kwargs=backend_kwargs(ui_moto.endpoint_url, cache_ttl_seconds=300, agent_autostart=False),
         extra_env={"AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET},
     )
     home.airflow("dags", "reserialize", timeout=300)
