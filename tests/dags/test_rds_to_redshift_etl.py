@@ -46,7 +46,7 @@ def assert_calls_allowed_by_the_backend_policy(dag_stack: ExampleStack) -> None:
     """Every Secrets Manager call the DAG run made (counted by the moto server, across
     every Airflow process) is one docs/iam/airflow-backend.json allows on its secrets."""
     calls = read_counts(dag_stack.moto.endpoint_url)
-    assert calls.get("GetSecretValue", 0) > 0
+    assert sum(calls.values()) > 0  # through the agent: mostly one BatchGetSecretValue per prefix
     policy = PolicyDocument.load("airflow-backend")
     secrets = [
         stack.SOURCE_SECRET_ID,
