@@ -1,0 +1,908 @@
+"""Airflow on Celery across three "hosts" (network namespaces), one agent per host,
+secrets rotating mid-run. Configured as docs/multihost.md tells users to.
+
+    python -m devstack.multihost [--days 4] [--json report.json]
+
+Hosts: ``control`` (Airflow API server, scheduler, DAG processor) and ``worker1``,
+``worker2`` (a Celery worker each, own runtime directory), joined by veth pairs
+(devstack/netns.py). The machine's Redis (broker) and PostgreSQL (metadata database
+``af_multihost_<pid>``, made here and dropped at the end), a moto Secrets Manager and a
+password-checking PostgreSQL standing in for RDS and Redshift all listen on the root
+namespace's 127.0.0.1; the hosts reach them through a forwarder (devstack/netforward.py)
+at ``SERVICES_ADDRESS`` and ``SECRETS_ADDRESS``. Each host's Secrets Manager traffic
+goes through its own counting proxy, so calls are counted per host.
+
+Three modes, each a backfill of ``rds_to_redshift_etl`` over its own days, runs in
+parallel over both workers, while both database secrets rotate (single user, the
+setSecret window held open): the amazon provider's backend (``official``), ours
+without agents (``ours``), ours with an agent per host (``agents``). Then, with the
+agents still up, faults: worker1's agent is killed and worker2's route to Secrets
+Manager fails, during more runs. Checks: every task of the three modes succeeded; target
+equals source; no secret value in any task, worker, agent or scheduler log; worker1's
+tasks fell back to direct calls (logged once per task) and succeeded; worker2's tasks
+succeeded or failed with a clear "Secrets Manager unreachable" error, never a refused
+password. Everything (processes, namespaces, the database, Redis keys) is removed at
+the end, on failure too. Exit status: 0 all checks passed, 1 a check failed, 3 network
+namespaces are not permitted here (nothing was run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from devstack import netns, stack
+from devstack.demo import Output, Rotator, compare_totals
+from devstack.faults import FaultProxy
+from devstack.moto_server import FAKE_ENV, MotoServer, start_moto
+from devstack.netforward import Route
+from devstack.netns import SECRETS_ADDRESS, SERVICES_ADDRESS, Host, HostNetwork
+from devstack.postgres import PostgresCluster, start_cluster
+from devstack.seed import Admin, seed
+
+ROOT = Path(__file__).resolve().parents[1]
+DAG_ID = "rds_to_redshift_etl"
+MODES = ("official", "ours", "agents")
+OFFICIAL_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+META_PG = ("127.0.0.1", 5432)
+REDIS = ("127.0.0.1", 6379)
+SM_PORT = 4566  # Secrets Manager's port at SECRETS_ADDRESS (inside the hosts)
+API_PORT = 8080  # the Airflow API server's port on control
+FIRST_DAY = date(2026, 11, 1)
+EXIT_SKIP = 3
+UNREACHABLE = re.compile(r"unreachable|could not connect|EndpointConnectionError", re.I)
+FALLBACK = re.compile(r"secrets agent at \S+ unreachable.*directly from Secrets Manager")
+REFUSED = re.compile(r"password authentication failed", re.I)
+
+
+# -- the agent: ONE place that starts it (its flags may change) -----------------------
+@dataclass
+class HostAgent:
+    host: Host
+    socket_path: Path
+    token_file: Path
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    stats_seen: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"unix:{self.socket_path}"
+
+    def client(self) -> Any:
+        from pipeline_secrets.agent.client import AgentClient
+
+        token = self.token_file.read_text().strip() if self.token_file.exists() else None
+        return AgentClient(self.address, token, timeout=5)
+
+    def stats(self) -> dict[str, Any]:
+        try:
+            return self.client().stats()
+        except Exception:
+            return {}
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (the socket file stays behind)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.stats_seen.append(self.stats())
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def start_agent(host: Host, run_dir: Path, env: dict[str, str], ttl_seconds: float) -> HostAgent:
+    """``pipeline-secrets agent`` on ``host``: a Unix socket in the host's runtime
+    directory (0700), a token file beside it, prefetching the Airflow prefixes."""
+    agent_dir = run_dir / "agent"
+    agent_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    agent = HostAgent(
+        host, agent_dir / "agent.sock", agent_dir / "agent.token", run_dir / "agent.log"
+    )
+    argv = [
+        sys.executable, "-m", "pipeline_secrets.tools", "agent",
+        "--unix-socket", str(agent.socket_path),
+        "--token-file", str(agent.token_file),
+        "--prefetch-prefix", f"{stack.CONNECTIONS_PREFIX}/",
+        "--prefetch-prefix", f"{stack.VARIABLES_PREFIX}/",
+        "--ttl-seconds", str(ttl_seconds),
+        "--region", stack.REGION,
+        "--endpoint-url", f"http://{SECRETS_ADDRESS}:{SM_PORT}",
+    ]  # fmt: skip
+    with open(agent.log_path, "ab") as log:
+        agent.proc = subprocess.Popen(
+            host.command(argv), env=env, stdout=log, stderr=log, start_new_session=True
+        )
+    deadline = time.monotonic() + 60
+    while not (agent.socket_path.exists() and agent.token_file.exists() and agent.client().ping()):
+        if agent.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the agent on {host.name} did not start (see {agent.log_path})")
+        time.sleep(0.2)
+    return agent
+
+
+# -- configuration, as docs/multihost.md gives it --------------------------------------
+@dataclass
+class Deployment:
+    """What every host shares (metadata DB, broker, API, keys) and what each owns."""
+
+    db_name: str
+    redis_db: int
+    queue: str
+    work: Path
+    fernet_key: str = field(repr=False)
+    jwt_secret: str = field(repr=False)
+
+    def backend(self, mode: str, agent: HostAgent | None) -> tuple[str, dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "connections_prefix": stack.CONNECTIONS_PREFIX,
+            "variables_prefix": stack.VARIABLES_PREFIX,
+            "config_prefix": None,
+            "region_name": stack.REGION,
+            "endpoint_url": f"http://{SECRETS_ADDRESS}:{SM_PORT}",
+        }
+        if mode == "official":
+            return OFFICIAL_BACKEND, kwargs
+        if agent is not None:
+            kwargs["agent_address"] = agent.address
+            kwargs["agent_token_file"] = str(agent.token_file)
+        return stack.BACKEND_CLASS, kwargs
+
+    def env(self, host: Host, mode: str, agent: HostAgent | None) -> dict[str, str]:
+        home = self.work / host.name
+        db = f"postgres@{SERVICES_ADDRESS}:{META_PG[1]}/{self.db_name}"
+        backend, kwargs = self.backend(mode, agent)
+        kw = json.dumps(kwargs)
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
+        return {
+            **inherited,
+            **FAKE_ENV,
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "false",
+            "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
+                f"http://{SERVICES_ADDRESS}:{API_PORT}/execution/"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "true",
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
+            "AIRFLOW__API__SECRET_KEY": self.jwt_secret,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{db}",
+            "AIRFLOW__CELERY__BROKER_URL": (
+                f"redis://{SERVICES_ADDRESS}:{REDIS[1]}/{self.redis_db}"
+            ),
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{db}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__SECRETS__BACKEND": backend,
+            "AIRFLOW__SECRETS__BACKEND_KWARGS": kw,
+            "AIRFLOW__WORKERS__SECRETS_BACKEND": backend,
+            "AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS": kw,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://{SECRETS_ADDRESS}:{SM_PORT}",
+            "PYTHONPATH": str(ROOT),
+            "NO_PROXY": "*",
+        }
+
+
+# -- processes ----------------------------------------------------------------------
+@dataclass
+class Proc:
+    name: str
+    host: Host
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+
+class Processes:
+    """Every long-running process of a mode; ``stop_all`` ends them (process groups)."""
+
+    def __init__(self) -> None:
+        self.procs: list[Proc] = []
+
+    def start(self, name: str, host: Host, argv: list[str], env: dict[str, str], log: Path) -> Proc:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as handle:
+            popen = subprocess.Popen(
+                host.command(argv),
+                env=env,
+                stdout=handle,
+                stderr=handle,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        proc = Proc(name, host, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def dead(self) -> list[str]:
+        return [p.name for p in self.procs if p.popen.poll() is not None]
+
+    def stop_all(self, timeout: float = 20) -> None:
+        for p in self.procs:
+            if p.popen.poll() is None:
+                _signal_group(p.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for p in self.procs:
+            try:
+                p.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(p.popen.pid, signal.SIGKILL)
+                p.popen.wait(10)
+        self.procs.clear()
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def airflow_cli(host: Host, env: dict[str, str], *args: str, timeout: float = 600) -> str:
+    exe = str(Path(sys.executable).with_name("airflow"))
+    proc = subprocess.run(
+        host.command([exe, *args]), env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
+        raise RuntimeError(f"airflow {args[0]} {args[1] if len(args) > 1 else ''} failed:\n{tail}")
+    return proc.stdout
+
+
+# -- the metadata database, read directly -------------------------------------------------
+class Metadata:
+    def __init__(self, db_name: str) -> None:
+        self.db_name = db_name
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        import psycopg2
+
+        conn = psycopg2.connect(
+            host=META_PG[0], port=META_PG[1], user="postgres", dbname=self.db_name
+        )
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall()) if cur.description else []
+        finally:
+            conn.close()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        self.rows(sql, params)
+
+    def dag_serialized(self) -> bool:
+        return bool(self.rows("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)))
+
+    def scheduler_alive(self) -> bool:
+        return bool(
+            self.rows(
+                "SELECT 1 FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' "
+                "AND latest_heartbeat > now() - interval '20 seconds'"
+            )
+        )
+
+    def runs(self, backfill_id: int) -> list[tuple[str, str]]:
+        return self.rows(
+            "SELECT run_id, state FROM dag_run WHERE backfill_id = %s ORDER BY logical_date",
+            (backfill_id,),
+        )
+
+    def last_backfill(self) -> int:
+        rows = self.rows("SELECT max(id) FROM backfill WHERE dag_id = %s", (DAG_ID,))
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def task_instances(self, backfill_id: int) -> list[tuple[str, str, str, str]]:
+        """(run_id, task_id, state, hostname) of a backfill's tasks."""
+        return [
+            (str(r), str(t), str(s), str(h or ""))
+            for r, t, s, h in self.rows(
+                "SELECT ti.run_id, ti.task_id, ti.state, ti.hostname FROM task_instance ti "
+                "JOIN dag_run dr ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id "
+                "WHERE dr.backfill_id = %s ORDER BY ti.run_id, ti.task_id",
+                (backfill_id,),
+            )
+        ]
+
+    def tasks_started(self, backfill_id: int) -> int:
+        rows = self.rows(
+            "SELECT count(*) FROM task_instance ti JOIN dag_run dr ON dr.dag_id = ti.dag_id "
+            "AND dr.run_id = ti.run_id WHERE dr.backfill_id = %s AND ti.start_date IS NOT NULL",
+            (backfill_id,),
+        )
+        return int(rows[0][0])
+
+
+def _createdb(name: str) -> None:
+    subprocess.run(
+        ["createdb", "-h", META_PG[0], "-p", str(META_PG[1]), "-U", "postgres", name],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _dropdb(name: str) -> None:
+    subprocess.run(
+        ["dropdb", "--if-exists", "--force", "-h", META_PG[0], "-U", "postgres", name],
+        capture_output=True,
+    )
+
+
+def _clear_redis(db: int, queue: str) -> None:
+    """Delete this run's keys only (its queue and bindings); Redis itself is shared."""
+    import redis
+
+    client = redis.Redis(host=REDIS[0], port=REDIS[1], db=db)
+    for key in client.scan_iter(match=f"*{queue}*"):
+        client.delete(key)
+    client.close()
+
+
+# -- one mode ---------------------------------------------------------------------------
+@dataclass
+class ModeResult:
+    mode: str
+    days: tuple[date, date]
+    seconds: float = 0.0
+    tasks: list[tuple[str, str, str, str]] = field(default_factory=list)
+    calls: dict[str, Counter[str]] = field(default_factory=dict)  # host -> op -> n
+    agent_hits: dict[str, int] = field(default_factory=dict)
+    agent_api_calls: dict[str, int] = field(default_factory=dict)
+    rotations: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def tasks_on(self, host: str) -> int:
+        return sum(1 for t in self.tasks if t[3] == host)
+
+
+@dataclass
+class MultiHost:
+    out: Output
+    net: HostNetwork
+    moto: MotoServer
+    cluster: PostgresCluster
+    deployment: Deployment
+    meta: Metadata
+    proxies: dict[str, FaultProxy]
+    agent_ttl: float
+    pause: float
+    procs: Processes = field(default_factory=Processes)
+    agents: dict[str, HostAgent] = field(default_factory=dict)
+    known_values: set[str] = field(default_factory=set)
+    log_dirs: list[Path] = field(default_factory=list)
+
+    @property
+    def all_hosts(self) -> list[Host]:
+        assert self.net.control is not None
+        return [self.net.control, *self.net.hosts]
+
+    def run_dir(self, host: Host, mode: str) -> Path:
+        return self.deployment.work / host.name / "run" / mode
+
+    def start_mode(self, mode: str) -> None:
+        control = self.net.control
+        assert control is not None
+        self.agents = {}
+        if mode == "agents":
+            for host in self.all_hosts:
+                env = self.deployment.env(host, mode, None)
+                self.agents[host.name] = start_agent(
+                    host, self.run_dir(host, mode), env, self.agent_ttl
+                )
+        exe = str(Path(sys.executable).with_name("airflow"))
+        envs = {
+            h.name: self.deployment.env(h, mode, self.agents.get(h.name)) for h in self.all_hosts
+        }
+        logs = self.deployment.work / "logs" / mode
+        self.log_dirs.append(logs)
+        self.procs.start(
+            "api-server", control,
+            [exe, "api-server", "--port", str(API_PORT), "--host", "0.0.0.0", "--workers", "1"],
+            envs["control"], logs / "control-api-server.log",
+        )  # fmt: skip
+        self.procs.start(
+            "scheduler", control, [exe, "scheduler", "--skip-serve-logs"],
+            envs["control"], logs / "control-scheduler.log",
+        )  # fmt: skip
+        self.procs.start(
+            "dag-processor", control, [exe, "dag-processor"],
+            envs["control"], logs / "control-dag-processor.log",
+        )  # fmt: skip
+        for host in self.net.hosts:
+            self.procs.start(
+                f"celery-{host.name}", host,
+                [
+                    exe, "celery", "worker", "-q", self.deployment.queue, "-c", "2",
+                    "--skip-serve-logs", "--without-mingle", "--without-gossip",
+                    "--celery-hostname", f"{host.name}@{host.name}",
+                ],
+                envs[host.name], logs / f"{host.name}-celery-worker.log",
+            )  # fmt: skip
+        deadline = time.monotonic() + 240
+        while True:
+            ready = (
+                self.meta.dag_serialized()
+                and self.meta.scheduler_alive()
+                and all(
+                    "ready" in p.log_path.read_text(errors="replace")
+                    for p in self.procs.procs
+                    if p.name.startswith("celery-")
+                )
+            )
+            if ready:
+                break
+            dead = self.procs.dead()
+            if dead or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{mode}: Airflow did not come up (dead: {dead or 'none'}); logs in {logs}"
+                )
+            time.sleep(1)
+        self.meta.execute(  # unpaused, but no scheduled run: only our backfills run
+            "UPDATE dag SET is_paused = false, next_dagrun_create_after = NULL WHERE dag_id = %s",
+            (DAG_ID,),
+        )
+
+    def stop_mode(self) -> None:
+        for agent in self.agents.values():
+            if agent.proc is not None and agent.proc.poll() is None:
+                agent.stats_seen.append(agent.stats())
+        self.procs.stop_all()
+        for agent in self.agents.values():
+            if agent.proc is not None and agent.proc.poll() is None:
+                _signal_group(agent.proc.pid, signal.SIGTERM)
+                try:
+                    agent.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    _signal_group(agent.proc.pid, signal.SIGKILL)
+
+    def backfill(self, mode: str, first: date, days: int) -> int:
+        control = self.net.control
+        assert control is not None
+        env = self.deployment.env(control, mode, self.agents.get("control"))
+        before = self.meta.last_backfill()
+        airflow_cli(
+            control, env, "backfill", "create", "--dag-id", DAG_ID,
+            "--from-date", first.isoformat(),
+            "--to-date", (first + timedelta(days=days - 1)).isoformat(),
+            "--max-active-runs", str(days),
+        )  # fmt: skip
+        backfill_id = self.meta.last_backfill()
+        if backfill_id == before:
+            raise RuntimeError(f"{mode}: no backfill was created")
+        return backfill_id
+
+    def wait_for(self, backfill_id: int, expected_runs: int, timeout: float) -> list[str]:
+        started = time.monotonic()
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if time.monotonic() - started > 120 and not self.meta.tasks_started(backfill_id):
+                raise RuntimeError(f"backfill {backfill_id}: no task started in 120s")
+            runs = self.meta.runs(backfill_id)
+            if len(runs) >= expected_runs and all(s in ("success", "failed") for _, s in runs):
+                return [s for _, s in runs]
+            dead = self.procs.dead()
+            if dead:
+                raise RuntimeError(f"process(es) died mid-run: {', '.join(dead)}")
+            time.sleep(2)
+        raise TimeoutError(f"backfill {backfill_id} did not finish in {timeout:.0f}s")
+
+    def rotator(self, backfill_id: int) -> Rotator:
+        last = [0.0, False]
+
+        def started() -> bool:  # a task of this run is going (checked once a second)
+            if not last[1] and time.monotonic() - last[0] > 1:
+                last[0] = time.monotonic()
+                last[1] = self.meta.tasks_started(backfill_id) >= 2
+            return bool(last[1])
+
+        return Rotator(
+            self.moto,
+            (stack.SOURCE_SECRET_ID, stack.TARGET_SECRET_ID),
+            pause_seconds=self.pause,
+            on_event=self.out.say,
+            trigger=started,
+        )
+
+    def run_mode(self, mode: str, first: date, days: int) -> ModeResult:
+        result = ModeResult(mode, (first, first + timedelta(days=days)))
+        self.out.say(f"[{mode}] starting Airflow on 3 hosts")
+        started = time.monotonic()
+        self.start_mode(mode)
+        self.out.say(f"[{mode}] up in {time.monotonic() - started:.0f}s; backfill {days} days")
+        try:
+            for proxy in self.proxies.values():
+                proxy.clear()
+            agents_before = {n: a.stats() for n, a in self.agents.items()}
+            run_started = time.monotonic()
+            backfill_id = self.backfill(mode, first, days)
+            rotator = self.rotator(backfill_id)
+            netns.run_in_namespace(self.control_ns, rotator.start).join()
+            try:
+                states = self.wait_for(backfill_id, days, timeout=420)
+            finally:
+                rotator.stop()
+                rotator.remember_values()
+                self.known_values |= rotator.known_values
+            result.seconds = time.monotonic() - run_started
+            result.rotations = rotator.survived(run_started, time.monotonic())
+            result.problems += [
+                f"rotation of {r.secret_id}: {r.error}" for r in rotator.records if r.error
+            ]
+            result.tasks = self.meta.task_instances(backfill_id)
+            result.calls = {n: Counter(p.requests) for n, p in self.proxies.items()}
+            for name, agent in self.agents.items():
+                now = agent.stats()
+                result.agent_hits[name] = _delta(now, agents_before[name], "hits")
+                result.agent_api_calls[name] = _delta(now, agents_before[name], "api_calls")
+            bad = [t for t in result.tasks if t[2] != "success"]
+            if bad or any(s != "success" for s in states):
+                result.problems.append(f"{len(bad)} task(s) did not succeed: {bad[:4]}")
+            if result.rotations < 2:
+                result.problems.append(f"only {result.rotations} rotation(s) completed mid-run")
+            try:
+                compare_totals(self.admin, first, first + timedelta(days=days))
+            except AssertionError as exc:
+                result.problems.append(f"target differs from source: {exc}")
+            hosts = {t[3] for t in result.tasks}
+            if not {"worker1", "worker2"} <= hosts:
+                result.problems.append(f"tasks ran only on {sorted(hosts)}")
+            self.out.say(
+                f"[{mode}] {len(result.tasks)} tasks in {result.seconds:.0f}s, "
+                f"{result.rotations} rotations; calls "
+                + ", ".join(f"{h} {sum(c.values())}" for h, c in result.calls.items())
+            )
+            return result
+        finally:
+            if mode != "agents":
+                self.stop_mode()
+
+    @property
+    def control_ns(self) -> str:
+        assert self.net.control is not None
+        return self.net.control.netns
+
+    @property
+    def admin(self) -> Admin:
+        c = self.cluster
+        return Admin(c.host, c.port, c.admin_user, c.admin_password)
+
+    def run_faults(self, first: date, days: int) -> ModeResult:
+        """With the agents up: worker1's agent killed, worker2's Secrets Manager route down."""
+        result = ModeResult("faults", (first, first + timedelta(days=days)))
+        try:
+            worker1, worker2 = self.net.host("worker1"), self.net.host("worker2")
+            self.agents["worker1"].kill()
+            self.net.break_route(worker2)
+            self.out.say(
+                "[faults] worker1's agent killed (SIGKILL); worker2's route to Secrets Manager "
+                f"is unreachable; waiting {self.agent_ttl:.0f}s for the agents' TTL"
+            )
+            time.sleep(self.agent_ttl + 2)  # worker2's agent must now need Secrets Manager
+            for proxy in self.proxies.values():
+                proxy.clear()
+            started = time.monotonic()
+            backfill_id = self.backfill("agents", first, days)
+            states = self.wait_for(backfill_id, days, timeout=300)
+            result.seconds = time.monotonic() - started
+            result.tasks = self.meta.task_instances(backfill_id)
+            result.calls = {n: Counter(p.requests) for n, p in self.proxies.items()}
+            self.net.restore_route(worker2)
+            self._check_faults(result, states, first, days, worker1, worker2)
+            return result
+        finally:
+            self.stop_mode()
+
+    def _check_faults(
+        self,
+        result: ModeResult,
+        states: list[str],
+        first: date,
+        days: int,
+        worker1: Host,
+        worker2: Host,
+    ) -> None:
+        on1 = [t for t in result.tasks if t[3] == "worker1"]
+        on2 = [t for t in result.tasks if t[3] == "worker2"]
+        if not on1 or not on2:
+            result.problems.append(f"fault tasks did not reach both workers: {len(on1)}/{len(on2)}")
+        failed1 = [t for t in on1 if t[2] != "success"]
+        if failed1:
+            result.problems.append(f"worker1 (agent killed): {len(failed1)} task(s) failed")
+        for run_id, task_id, _state, _host in on1:
+            text = self.task_log(worker1, run_id, task_id)
+            fallbacks = len(FALLBACK.findall(text))
+            if fallbacks != 1:
+                result.problems.append(
+                    f"worker1 {task_id} {run_id}: fallback logged {fallbacks} time(s), not once"
+                )
+        if result.calls.get("worker1", Counter()).get("GetSecretValue", 0) == 0:
+            result.problems.append("worker1 made no direct call after its agent died")
+        for run_id, task_id, state, _ in on2:
+            if state == "success":
+                continue
+            text = self.task_log(worker2, run_id, task_id)
+            if REFUSED.search(text) or not UNREACHABLE.search(text):
+                result.problems.append(
+                    f"worker2 {task_id} {run_id} failed without a clear 'unreachable' error"
+                )
+        if sum(result.calls.get("worker2", Counter()).values()):
+            result.problems.append("worker2 reached Secrets Manager through a broken route")
+        succeeded_days = [
+            first + timedelta(days=i) for i, state in enumerate(states) if state == "success"
+        ]
+        for day in succeeded_days:
+            try:
+                compare_totals(self.admin, day, day + timedelta(days=1))
+            except AssertionError as exc:
+                result.problems.append(f"{day}: target differs from source: {exc}")
+        self.out.say(
+            f"[faults] worker1: {len(on1)} task(s), {len(failed1)} failed; worker2: "
+            f"{len(on2)} task(s), {sum(1 for t in on2 if t[2] == 'success')} succeeded "
+            f"(stale-if-error or a clear error); runs: {Counter(states)}"
+        )
+
+    def task_log(self, host: Host, run_id: str, task_id: str) -> str:
+        base = self.deployment.work / host.name / "logs"
+        parts = [
+            p.read_text(errors="replace")
+            for p in base.rglob("*")
+            if p.is_file() and f"run_id={run_id}" in str(p) and f"task_id={task_id}" in str(p)
+        ]
+        return "\n".join(parts)
+
+    def leak_scan(self) -> tuple[int, list[str]]:
+        """Every file under the work directory (task, worker, agent, scheduler, API
+        server and DAG processor logs) and our own output, for every password any
+        version of the secrets held and the admin password."""
+        from tests.leakguard import LeakGuard
+
+        guard = LeakGuard()
+        for value in self.known_values | {self.cluster.admin_password}:
+            guard.register(value)
+            guard.register(json.dumps(value)[1:-1])
+        leaks = ["multihost output"] if guard.find(self.out.text()) else []
+        scanned = 1
+        for path in sorted(self.deployment.work.rglob("*")):
+            if path.is_file() and not path.is_socket() and path.name != "agent.token":
+                scanned += 1
+                if guard.find(path.read_bytes().decode("utf-8", errors="replace")):
+                    leaks.append(str(path.relative_to(self.deployment.work)))
+        return scanned, leaks
+
+
+def _delta(now: dict[str, Any], before: dict[str, Any], key: str) -> int:
+    def total(stats: dict[str, Any]) -> int:
+        value = stats.get(key, 0)
+        if isinstance(value, dict):
+            return int(sum(value.values()))
+        return int(value or 0)
+
+    return max(0, total(now) - total(before))
+
+
+# -- the report ----------------------------------------------------------------------
+def report(results: list[ModeResult], scanned: int, leaks: list[str]) -> dict[str, Any]:
+    hosts = ("control", "worker1", "worker2")
+    modes = []
+    for r in results:
+        modes.append(
+            {
+                "mode": r.mode,
+                "days": [r.days[0].isoformat(), r.days[1].isoformat()],
+                "seconds": round(r.seconds, 1),
+                "tasks": len(r.tasks),
+                "tasks_per_host": {h: r.tasks_on(h) for h in hosts},
+                "task_states": dict(Counter(t[2] for t in r.tasks)),
+                "rotations": r.rotations,
+                "calls": {h: dict(r.calls.get(h, Counter())) for h in hosts},
+                "agent_hits": r.agent_hits,
+                "agent_api_calls": r.agent_api_calls,
+                "problems": r.problems,
+            }
+        )
+    problems = [p for r in results for p in r.problems] + [f"secret value in {w}" for w in leaks]
+    return {"modes": modes, "files_scanned": scanned, "leaks": leaks, "problems": problems}
+
+
+def table(rep: dict[str, Any]) -> list[str]:
+    """Markdown: per mode and host, tasks, Secrets Manager calls and agent hits."""
+    lines = [
+        "| mode | host | tasks | Secrets Manager calls | of which GetSecretValue | agent hits |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in rep["modes"]:
+        for host, calls in m["calls"].items():
+            hits = m["agent_hits"].get(host)
+            lines.append(
+                f"| {m['mode']} | {host} | {m['tasks_per_host'][host]} | "
+                f"{sum(calls.values())} | {calls.get('GetSecretValue', 0)} | "
+                f"{'-' if hits is None else hits} |"
+            )
+    return lines
+
+
+@contextmanager
+def deployment(out: Output, work: Path, agent_ttl: float, pause: float) -> Iterator[MultiHost]:
+    """Everything up; everything torn down on exit (namespaces included)."""
+    with ExitStack() as cleanup:
+        tag = str(os.getpid())
+        net = HostNetwork(workers=2, tag=tag)
+        cleanup.callback(net.close)
+        net.open()
+        out.say(
+            f"hosts: control ({net.control.netns if net.control else '?'}), "
+            + ", ".join(f"{h.name} {h.address}" for h in net.hosts)
+        )
+        moto = start_moto()
+        cleanup.callback(moto.stop)
+        cluster = start_cluster()
+        cleanup.callback(cluster.stop)
+        admin = Admin(cluster.host, cluster.port, cluster.admin_user, cluster.admin_password)
+        seeded = seed(
+            moto.client(), admin, admin,
+            source_host=SERVICES_ADDRESS, target_host=SERVICES_ADDRESS,
+            days=14, orders_per_day=200,
+        )  # fmt: skip
+        with admin.connect(stack.TARGET_DB) as conn, conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {stack.DAILY_TABLE}")
+        out.say(f"seeded {seeded.orders} orders; secrets point at {SERVICES_ADDRESS}")
+        db_name = f"af_multihost_{tag}"
+        _createdb(db_name)
+        cleanup.callback(_dropdb, db_name)
+        queue = f"psmh_{tag}"
+        redis_db = int(tag) % 15 + 1
+        cleanup.callback(_clear_redis, redis_db, queue)
+        proxies = {
+            name: FaultProxy(moto.endpoint_url).start()
+            for name in ("control", "worker1", "worker2")
+        }
+        for proxy in proxies.values():
+            cleanup.callback(proxy.stop)
+        forwarder = _start_forwarder(net, moto, cluster, proxies, work)
+        cleanup.callback(_stop_forwarder, forwarder)
+        dep = Deployment(
+            db_name, redis_db, queue, work,
+            fernet_key=_fernet_key(), jwt_secret=secrets.token_urlsafe(32),
+        )  # fmt: skip
+        assert net.control is not None
+        env = dep.env(net.control, "ours", None)
+        started = time.monotonic()
+        airflow_cli(net.control, env, "db", "migrate")
+        out.say(f"metadata database {db_name} migrated in {time.monotonic() - started:.0f}s")
+        mh = MultiHost(out, net, moto, cluster, dep, Metadata(db_name), proxies, agent_ttl, pause)
+        cleanup.callback(mh.stop_mode)
+        yield mh
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _start_forwarder(
+    net: HostNetwork,
+    moto: MotoServer,
+    cluster: PostgresCluster,
+    proxies: dict[str, FaultProxy],
+    work: Path,
+) -> subprocess.Popen[str]:
+    """The hosts' path to the root namespace's services (see devstack/netforward.py)."""
+    assert net.control is not None
+    ns = net.control.netns
+    moto_port = int(moto.endpoint_url.rsplit(":", 1)[1])
+    proxy_at = {n: p.endpoint_url.split("//", 1)[1] for n, p in proxies.items()}
+    routes = [
+        Route(ns, "0.0.0.0", REDIS[1], f"{REDIS[0]}:{REDIS[1]}"),
+        Route(ns, "0.0.0.0", META_PG[1], f"{META_PG[0]}:{META_PG[1]}"),
+        Route(ns, "0.0.0.0", cluster.port, f"127.0.0.1:{cluster.port}"),
+        # moto itself, on control's loopback only: the rotation (the "Lambda") uses it
+        Route(ns, "127.0.0.1", moto_port, f"127.0.0.1:{moto_port}"),
+        Route(
+            ns, SECRETS_ADDRESS, SM_PORT, proxy_at["control"],
+            by_peer={h.address: proxy_at[h.name] for h in net.hosts},
+        ),
+    ]  # fmt: skip
+    log = open(work / "forwarder.log", "a")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devstack.netforward"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps([r.to_json() for r in routes]) + "\n")
+    proc.stdin.flush()
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise RuntimeError(f"the forwarder did not start (see {work / 'forwarder.log'})")
+    return proc
+
+
+def _stop_forwarder(proc: subprocess.Popen[str]) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()  # it exits when its stdin closes
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=4, help="days of data per mode")
+    parser.add_argument("--fault-days", type=int, default=4)
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset")
+    parser.add_argument("--no-faults", action="store_true")
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds inside each window")
+    parser.add_argument("--agent-ttl", type=float, default=60.0)
+    parser.add_argument("--json", type=Path, help="write the report here")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+
+    ok, why = netns.available()
+    if not ok:
+        print(f"multihost: skipped: {why}", flush=True)
+        return EXIT_SKIP
+    out = Output()
+    out.say("pipeline-secrets multi-host run: Celery workers on 2 hosts, an agent per host")
+    work = Path(tempfile.mkdtemp(prefix="ps-multihost-"))
+    os.chmod(work, 0o700)
+    results: list[ModeResult] = []
+    rep: dict[str, Any] = {}
+    exit_code = 1
+    try:
+        with deployment(out, work, args.agent_ttl, args.pause) as mh:
+            first = FIRST_DAY
+            modes = [m for m in args.modes.split(",") if m]
+            for mode in modes:
+                results.append(mh.run_mode(mode, first, args.days))
+                first += timedelta(days=args.days)
+            if "agents" in modes and not args.no_faults:
+                results.append(mh.run_faults(first, args.fault_days))
+            mh.stop_mode()
+            scanned, leaks = mh.leak_scan()
+            rep = report(results, scanned, leaks)
+            out.say(f"leak scan: {scanned} files, {len(leaks)} with a secret value")
+    except Exception as exc:
+        out.say(f"multihost run failed: {type(exc).__name__}: {exc}")
+        rep = report(results, 0, [])
+        rep["problems"].append(f"{type(exc).__name__}: {exc}")
+    finally:
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+        out.say(f"torn down; total {time.monotonic() - out.started:.0f}s")
+    rep["seconds"] = round(time.monotonic() - out.started, 1)
+    for line in table(rep):
+        print(line, flush=True)
+    for problem in rep["problems"]:
+        print(f"PROBLEM: {problem}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rep, indent=2))
+    exit_code = 0 if not rep["problems"] and results else 1
+    print(f"multihost: {'ok' if exit_code == 0 else 'FAILED'}", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
