@@ -67,6 +67,8 @@ FIRST_DAY = date(2026, 11, 1)
 EXIT_SKIP = 3
 UNREACHABLE = re.compile(r"unreachable|could not connect|EndpointConnectionError", re.I)
 FALLBACK = re.compile(r"secrets agent at \S+ unreachable.*directly from Secrets Manager")
+REFUSED_RETRIED = re.compile(r"database refused the credentials of secret .*; refreshing")
+PENDING_LOGIN = re.compile(r"connected with secret .* \(AWSPENDING\)")
 REFUSED = re.compile(r"password authentication failed", re.I)
 
 
@@ -370,6 +372,8 @@ class ModeResult:
     agent_api_calls: dict[str, int] = field(default_factory=dict)
     rotations: int = 0
     fallbacks_logged: int = 0
+    refused_logins: int = 0  # logins refused mid-rotation (and retried) in task logs
+    pending_logins: int = 0  # of which got in with AWSPENDING (inside the window)
     problems: list[str] = field(default_factory=list)
 
     def tasks_on(self, host: str) -> int:
@@ -572,6 +576,11 @@ class MultiHost:
                 now = agent.stats()
                 result.agent_hits[name] = _delta(now, agents_before[name], "hits")
                 result.agent_api_calls[name] = _delta(now, agents_before[name], "api_calls")
+            logs = "\n".join(
+                self.task_log(self.net.host(h), r, t) for r, t, _s, h in result.tasks if h
+            )
+            result.refused_logins = len(REFUSED_RETRIED.findall(logs))
+            result.pending_logins = len(PENDING_LOGIN.findall(logs))
             bad = [t for t in result.tasks if t[2] != "success"]
             if bad or any(s != "success" for s in states):
                 result.problems.append(f"{len(bad)} task(s) did not succeed: {bad[:4]}")
@@ -586,7 +595,8 @@ class MultiHost:
                 result.problems.append(f"tasks ran only on {sorted(hosts)}")
             self.out.say(
                 f"[{mode}] {len(result.tasks)} tasks in {result.seconds:.0f}s, "
-                f"{result.rotations} rotations; calls "
+                f"{result.rotations} rotations, {result.refused_logins} refused logins "
+                f"recovered ({result.pending_logins} with AWSPENDING); calls "
                 + ", ".join(f"{h} {sum(c.values())}" for h, c in result.calls.items())
             )
             return result
@@ -738,6 +748,8 @@ def report(results: list[ModeResult], scanned: int, leaks: list[str]) -> dict[st
                 "task_states": dict(Counter(t[2] for t in r.tasks)),
                 "rotations": r.rotations,
                 "fallbacks_logged": r.fallbacks_logged,
+                "refused_logins": r.refused_logins,
+                "pending_logins": r.pending_logins,
                 "task_states_per_host": {
                     h: dict(Counter(t[2] for t in r.tasks if t[3] == h)) for h in hosts
                 },
@@ -884,7 +896,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset")
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--pause", type=float, default=5.0, help="seconds inside each window")
-    parser.add_argument("--agent-ttl", type=float, default=60.0)
+    parser.add_argument("--agent-ttl", type=float, default=30.0)
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
