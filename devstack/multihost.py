@@ -905,6 +905,11 @@ def main(argv: list[str] | None = None) -> int:
     if not ok:
         print(f"multihost: skipped: {why}", flush=True)
         return EXIT_SKIP
+
+    def _terminated(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds the teardown, namespaces included
+
+    signal.signal(signal.SIGTERM, _terminated)
     out = Output()
     out.say("pipeline-secrets multi-host run: Celery workers on 2 hosts, an agent per host")
     work = Path(tempfile.mkdtemp(prefix="ps-multihost-"))

@@ -120,15 +120,19 @@ def test_hosts_reach_root_services_through_the_forwarder_by_source(tmp_path: Pat
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], str]:
     _need_netns()
     report = tmp_path_factory.mktemp("multihost") / "report.json"
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "devstack.multihost", "--json", str(report)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=1500,
     )
-    output = proc.stdout + proc.stderr
+    try:
+        output, _ = proc.communicate(timeout=1400)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the script tears everything down
+        output, _ = proc.communicate(timeout=180)
     assert report.exists(), output[-4000:]
     return proc.returncode, json.loads(report.read_text()), output
 
