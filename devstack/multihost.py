@@ -52,6 +52,7 @@ from devstack.faults import FaultProxy
 from devstack.moto_server import FAKE_ENV, MotoServer, start_moto
 from devstack.netforward import Route
 from devstack.netns import SECRETS_ADDRESS, SERVICES_ADDRESS, Host, HostNetwork
+from devstack.ports import wait_for_port
 from devstack.postgres import PostgresCluster, start_cluster
 from devstack.seed import Admin, seed
 
@@ -905,6 +906,13 @@ def main(argv: list[str] | None = None) -> int:
     if not ok:
         print(f"multihost: skipped: {why}", flush=True)
         return EXIT_SKIP
+
+    for service, (host, port) in (("Redis (the broker)", REDIS), ("PostgreSQL", META_PG)):
+        try:
+            wait_for_port(host, port, timeout=5)
+        except TimeoutError:
+            print(f"multihost: {service} is not listening on {host}:{port}", flush=True)
+            return 1
 
     def _terminated(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)  # unwinds the teardown, namespaces included
