@@ -1,7 +1,7 @@
 """Airflow on Celery across three "hosts" (network namespaces), one agent per host,
 secrets rotating mid-run. Configured as docs/multihost.md tells users to.
 
-    python -m devstack.multihost [--days 4] [--json report.json]
+    python -m devstack.multihost [--days 3] [--json report.json]     # as root
 
 Hosts: ``control`` (Airflow API server, scheduler, DAG processor) and ``worker1``,
 ``worker2`` (a Celery worker each, own runtime directory), joined by veth pairs
@@ -892,7 +892,7 @@ def _stop_forwarder(proc: subprocess.Popen[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--days", type=int, default=4, help="days of data per mode")
+    parser.add_argument("--days", type=int, default=3, help="days of data per mode")
     parser.add_argument("--fault-days", type=int, default=4)
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset")
     parser.add_argument("--no-faults", action="store_true")
