@@ -40,13 +40,25 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from devstack import netns, stack
+from devstack.airflow_hosts import (
+    DAG_ID,
+    META_PG,
+    REDIS,
+    Metadata,
+    Processes,
+    airflow_cli,
+    clear_redis_keys,
+    create_database,
+    drop_database,
+    signal_group,
+)
 from devstack.demo import Output, Rotator, compare_totals
 from devstack.faults import FaultProxy
 from devstack.moto_server import FAKE_ENV, MotoServer, start_moto
@@ -57,11 +69,8 @@ from devstack.postgres import PostgresCluster, start_cluster
 from devstack.seed import Admin, seed
 
 ROOT = Path(__file__).resolve().parents[1]
-DAG_ID = "rds_to_redshift_etl"
 MODES = ("official", "ours", "agents")
 OFFICIAL_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
-META_PG = ("127.0.0.1", 5432)
-REDIS = ("127.0.0.1", 6379)
 SM_PORT = 4566  # Secrets Manager's port at SECRETS_ADDRESS (inside the hosts)
 API_PORT = 8080  # the Airflow API server's port on control
 FIRST_DAY = date(2026, 11, 1)
@@ -209,158 +218,6 @@ class Deployment:
         }
 
 
-# -- processes ----------------------------------------------------------------------
-@dataclass
-class Proc:
-    name: str
-    host: Host
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-
-
-class Processes:
-    """Every long-running process of a mode; ``stop_all`` ends them (process groups)."""
-
-    def __init__(self) -> None:
-        self.procs: list[Proc] = []
-
-    def start(self, name: str, host: Host, argv: list[str], env: dict[str, str], log: Path) -> Proc:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as handle:
-            popen = subprocess.Popen(
-                host.command(argv),
-                env=env,
-                stdout=handle,
-                stderr=handle,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        proc = Proc(name, host, popen, log)
-        self.procs.append(proc)
-        return proc
-
-    def dead(self) -> list[str]:
-        return [p.name for p in self.procs if p.popen.poll() is not None]
-
-    def stop_all(self, timeout: float = 20) -> None:
-        for p in self.procs:
-            if p.popen.poll() is None:
-                _signal_group(p.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for p in self.procs:
-            try:
-                p.popen.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(p.popen.pid, signal.SIGKILL)
-                p.popen.wait(10)
-        self.procs.clear()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(pid, sig)
-
-
-def airflow_cli(host: Host, env: dict[str, str], *args: str, timeout: float = 600) -> str:
-    exe = str(Path(sys.executable).with_name("airflow"))
-    proc = subprocess.run(
-        host.command([exe, *args]), env=env, capture_output=True, text=True, timeout=timeout
-    )
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
-        raise RuntimeError(f"airflow {args[0]} {args[1] if len(args) > 1 else ''} failed:\n{tail}")
-    return proc.stdout
-
-
-# -- the metadata database, read directly -------------------------------------------------
-class Metadata:
-    def __init__(self, db_name: str) -> None:
-        self.db_name = db_name
-
-    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        import psycopg2
-
-        conn = psycopg2.connect(
-            host=META_PG[0], port=META_PG[1], user="postgres", dbname=self.db_name
-        )
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                return list(cur.fetchall()) if cur.description else []
-        finally:
-            conn.close()
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self.rows(sql, params)
-
-    def dag_serialized(self) -> bool:
-        return bool(self.rows("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)))
-
-    def scheduler_alive(self) -> bool:
-        return bool(
-            self.rows(
-                "SELECT 1 FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' "
-                "AND latest_heartbeat > now() - interval '20 seconds'"
-            )
-        )
-
-    def runs(self, backfill_id: int) -> list[tuple[str, str]]:
-        return self.rows(
-            "SELECT run_id, state FROM dag_run WHERE backfill_id = %s ORDER BY logical_date",
-            (backfill_id,),
-        )
-
-    def last_backfill(self) -> int:
-        rows = self.rows("SELECT max(id) FROM backfill WHERE dag_id = %s", (DAG_ID,))
-        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
-
-    def task_instances(self, backfill_id: int) -> list[tuple[str, str, str, str]]:
-        """(run_id, task_id, state, hostname) of a backfill's tasks."""
-        return [
-            (str(r), str(t), str(s), str(h or ""))
-            for r, t, s, h in self.rows(
-                "SELECT ti.run_id, ti.task_id, ti.state, ti.hostname FROM task_instance ti "
-                "JOIN dag_run dr ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id "
-                "WHERE dr.backfill_id = %s ORDER BY ti.run_id, ti.task_id",
-                (backfill_id,),
-            )
-        ]
-
-    def tasks_started(self, backfill_id: int) -> int:
-        rows = self.rows(
-            "SELECT count(*) FROM task_instance ti JOIN dag_run dr ON dr.dag_id = ti.dag_id "
-            "AND dr.run_id = ti.run_id WHERE dr.backfill_id = %s AND ti.start_date IS NOT NULL",
-            (backfill_id,),
-        )
-        return int(rows[0][0])
-
-
-def _createdb(name: str) -> None:
-    subprocess.run(
-        ["createdb", "-h", META_PG[0], "-p", str(META_PG[1]), "-U", "postgres", name],
-        check=True,
-        capture_output=True,
-    )
-
-
-def _dropdb(name: str) -> None:
-    subprocess.run(
-        ["dropdb", "--if-exists", "--force", "-h", META_PG[0], "-U", "postgres", name],
-        capture_output=True,
-    )
-
-
-def _clear_redis(db: int, queue: str) -> None:
-    """Delete this run's keys only (its queue and bindings); Redis itself is shared."""
-    import redis
-
-    client = redis.Redis(host=REDIS[0], port=REDIS[1], db=db)
-    for key in client.scan_iter(match=f"*{queue}*"):
-        client.delete(key)
-    client.close()
-
-
 # -- one mode ---------------------------------------------------------------------------
 @dataclass
 class ModeResult:
@@ -475,11 +332,11 @@ class MultiHost:
         self.procs.stop_all()
         for agent in self.agents.values():
             if agent.proc is not None and agent.proc.poll() is None:
-                _signal_group(agent.proc.pid, signal.SIGTERM)
+                signal_group(agent.proc.pid, signal.SIGTERM)
                 try:
                     agent.proc.wait(10)
                 except subprocess.TimeoutExpired:
-                    _signal_group(agent.proc.pid, signal.SIGKILL)
+                    signal_group(agent.proc.pid, signal.SIGKILL)
 
     def backfill(self, mode: str, first: date, days: int) -> int:
         control = self.net.control
@@ -807,11 +664,11 @@ def deployment(out: Output, work: Path, agent_ttl: float, pause: float) -> Itera
             cur.execute(f"DELETE FROM {stack.DAILY_TABLE}")
         out.say(f"seeded {seeded.orders} orders; secrets point at {SERVICES_ADDRESS}")
         db_name = f"af_multihost_{tag}"
-        _createdb(db_name)
-        cleanup.callback(_dropdb, db_name)
+        create_database(db_name)
+        cleanup.callback(drop_database, db_name)
         queue = f"psmh_{tag}"
         redis_db = int(tag) % 15 + 1
-        cleanup.callback(_clear_redis, redis_db, queue)
+        cleanup.callback(clear_redis_keys, redis_db, queue)
         proxies = {
             name: FaultProxy(moto.endpoint_url).start()
             for name in ("control", "worker1", "worker2")
