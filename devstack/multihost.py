@@ -226,6 +226,7 @@ class ModeResult:
     seconds: float = 0.0
     tasks: list[tuple[str, str, str, str]] = field(default_factory=list)
     calls: dict[str, Counter[str]] = field(default_factory=dict)  # host -> op -> n
+    secret_reads: dict[str, Counter[str]] = field(default_factory=dict)  # host -> id -> n
     agent_hits: dict[str, int] = field(default_factory=dict)
     agent_api_calls: dict[str, int] = field(default_factory=dict)
     rotations: int = 0
@@ -430,6 +431,7 @@ class MultiHost:
             ]
             result.tasks = self.meta.task_instances(backfill_id)
             result.calls = {n: Counter(p.requests) for n, p in self.proxies.items()}
+            result.secret_reads = {n: _reads_by_secret(p) for n, p in self.proxies.items()}
             for name, agent in self.agents.items():
                 now = agent.stats()
                 result.agent_hits[name] = _delta(now, agents_before[name], "hits")
@@ -492,6 +494,7 @@ class MultiHost:
             result.seconds = time.monotonic() - started
             result.tasks = self.meta.task_instances(backfill_id)
             result.calls = {n: Counter(p.requests) for n, p in self.proxies.items()}
+            result.secret_reads = {n: _reads_by_secret(p) for n, p in self.proxies.items()}
             self.net.restore_route(worker2)
             self._check_faults(result, states, first, days, worker1, worker2)
             return result
@@ -581,6 +584,16 @@ class MultiHost:
         return scanned, leaks
 
 
+def _reads_by_secret(proxy: FaultProxy) -> Counter[str]:
+    """GetSecretValue calls that reached Secrets Manager, by secret id."""
+    return Counter(
+        secret_id
+        for operation, secret_ids in list(proxy.calls)
+        if operation == "GetSecretValue"
+        for secret_id in secret_ids
+    )
+
+
 def _delta(now: dict[str, Any], before: dict[str, Any], key: str) -> int:
     def total(stats: dict[str, Any]) -> int:
         value = stats.get(key, 0)
@@ -612,6 +625,7 @@ def report(results: list[ModeResult], scanned: int, leaks: list[str]) -> dict[st
                     h: dict(Counter(t[2] for t in r.tasks if t[3] == h)) for h in hosts
                 },
                 "calls": {h: dict(r.calls.get(h, Counter())) for h in hosts},
+                "secret_reads": {h: dict(r.secret_reads.get(h, Counter())) for h in hosts},
                 "agent_hits": r.agent_hits,
                 "agent_api_calls": r.agent_api_calls,
                 "problems": r.problems,
