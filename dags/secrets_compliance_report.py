@@ -7,11 +7,12 @@ version, replicas and resource policy, using :mod:`pipeline_secrets.tools.audit`
 goes to the task log and to XCom (JSON). The task fails when a secret breaches the
 policy.
 
-The policy is an :class:`pipeline_secrets.tools.audit.AuditPolicy` given as a mapping, e.g.
-``{"require_rotation": true, "max_days_since_rotation": 30,
-"pending_grace_minutes": 30, "warn_only": ["rotation-age"]}``: param ``audit_policy``,
-else the ``audit_policy`` key of the ``pipeline_example_settings`` Variable, else the
-defaults (rotation required, no AWSPENDING older than 30 minutes). The local stack has
+The policy is a :class:`pipeline_secrets.tools.audit.PolicySet` given as a mapping, e.g.
+``{"kinds": {"database": {"max_days_since_rotation": 30}}, "exclude": ["tag:audit=skip"],
+"warn_only": ["rotation-age"]}``: param ``audit_policy``, else the ``audit_policy`` key
+of the ``pipeline_example_settings`` Variable, else the defaults per kind (database
+credentials: rotation on, at most 90 days old; API tokens: at most 365 days; Variables:
+no rotation rule; everywhere: no AWSPENDING older than 30 minutes). The local stack has
 no rotation Lambda, so its seeded settings report ``rotation-disabled`` as a warning.
 
 Reads metadata only (ListSecrets, DescribeSecret, ListSecretVersionIds,
@@ -50,10 +51,10 @@ def secrets_compliance_report() -> None:
         from airflow.exceptions import AirflowFailException
 
         from pipeline_secrets import SecretsManagerSource
-        from pipeline_secrets.tools.audit import AuditPolicy, audit_secrets
+        from pipeline_secrets.tools.audit import PolicySet, audit_secrets
 
         cfg = settings(params)
-        policy = AuditPolicy.from_mapping(cfg["audit_policy"] or {})
+        policy = PolicySet.from_mapping(cfg["audit_policy"] or {})
         prefixes = list(cfg["audit_prefixes"])
         report = audit_secrets(SecretsManagerSource(), prefixes, policy)
         log.info("secrets under %s:\n%s", ", ".join(prefixes), report.to_table())

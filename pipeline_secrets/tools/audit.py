@@ -2,8 +2,16 @@
 
 Usable from the ``pipeline-secrets audit`` command and from code (an Airflow DAG):
 
-    report = audit_secrets(SecretsManagerSource(), ["airflow/", "db/"], AuditPolicy())
+    report = audit_secrets(SecretsManagerSource(), ["airflow/", "db/"])  # kind defaults
+    report = audit_secrets(source, prefixes, PolicySet.from_file("audit-policy.json"))
     if report.failed: ...
+
+Each secret gets the policy of its kind (database credentials, API tokens, Variables,
+other; see :mod:`pipeline_secrets.tools.audit_policy`), narrowed by prefix/tag rules;
+excluded secrets are listed, not audited. A rotation by any means counts: the last
+rotation is the later of ``LastRotatedDate`` and the creation of the AWSCURRENT version
+when older versions exist (our local runner and manual PutSecretValue leave no
+``LastRotatedDate``). The age rule applies whether or not automatic rotation is on.
 
 Reads metadata only (ListSecrets, DescribeSecret, ListSecretVersionIds,
 GetResourcePolicy); never a secret value.
@@ -13,87 +21,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from pipeline_secrets.errors import SecretError, SecretNotFoundError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING
 from pipeline_secrets.source import SecretsManagerSource
+from pipeline_secrets.tools.audit_policy import AuditPolicy, PolicySet, tags_of
+
+__all__ = ["AuditPolicy", "AuditReport", "PolicySet", "SecretAudit", "audit_secrets"]
 
 FAIL = "fail"
 WARN = "warn"
-
-
-@dataclass(frozen=True)
-class AuditPolicy:
-    """What counts as a failure. Read from a file with :meth:`from_file`."""
-
-    require_rotation: bool = True
-    max_days_since_rotation: float | None = None  # None: not checked
-    overdue_grace_days: float = 1.0  # NextRotationDate further in the past: overdue
-    pending_grace_minutes: float = 30.0  # older AWSPENDING (not AWSCURRENT): stuck
-    require_replica_regions: tuple[str, ...] = ()
-    fail_on_replication_error: bool = True
-    require_resource_policy: bool = False
-    warn_only: tuple[str, ...] = ()  # rule names reported as warnings, not failures
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> AuditPolicy:
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for raw_key, raw in data.items():
-            key = raw_key.strip().replace("-", "_")
-            if key not in known:
-                raise ValueError(f"unknown audit policy setting {raw_key!r}")
-            default = getattr(cls(), key)
-            values[key] = _coerce(key, raw, default)
-        return cls(**values)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> AuditPolicy:
-        """JSON (an object), or lines of ``key = value`` (``#`` comments; lists comma
-        separated; true/false; numbers; ``none``)."""
-        text = Path(path).read_text()
-        if text.lstrip().startswith("{"):
-            data = json.loads(text)
-            if not isinstance(data, dict):
-                raise ValueError(f"{path}: expected a JSON object")
-            return cls.from_mapping(data)
-        pairs: dict[str, str] = {}
-        for number, line in enumerate(text.splitlines(), 1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            key, sep, value = line.partition("=")
-            if not sep:
-                key, sep, value = line.partition(":")
-            if not sep:
-                raise ValueError(f"{path}:{number}: expected 'key = value'")
-            pairs[key.strip()] = value.strip()
-        return cls.from_mapping(pairs)
-
-
-def _coerce(key: str, raw: Any, default: Any) -> Any:
-    if isinstance(default, bool):
-        if isinstance(raw, bool):
-            return raw
-        lowered = str(raw).strip().lower()
-        if lowered in {"true", "yes", "1", "on"}:
-            return True
-        if lowered in {"false", "no", "0", "off"}:
-            return False
-        raise ValueError(f"audit policy {key}: expected true/false")
-    if isinstance(default, tuple):
-        items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
-        return tuple(str(i).strip() for i in items if str(i).strip())
-    if raw is None or str(raw).strip().lower() in {"none", "null", ""}:
-        return None
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"audit policy {key}: expected a number") from None
 
 
 @dataclass(frozen=True)
@@ -107,10 +47,11 @@ class Finding:
 class SecretAudit:
     name: str
     arn: str
+    kind: str
     rotation_enabled: bool
     rotation_lambda: str | None
     rotation_schedule: str | None
-    last_rotated: str | None
+    last_rotated: str | None  # LastRotatedDate, or the AWSCURRENT version's creation
     next_rotation: str | None
     pending_version: str | None
     pending_age_minutes: float | None
@@ -133,10 +74,15 @@ class SecretAudit:
 class AuditReport:
     secrets: list[SecretAudit]
     errors: dict[str, str] = field(default_factory=dict)  # secret or prefix -> error
+    excluded: list[str] = field(default_factory=list)  # matched the policy's exclusions
 
     @property
     def failed(self) -> bool:
         return any(s.failed for s in self.secrets)
+
+    @property
+    def warned(self) -> bool:
+        return any(s.findings for s in self.secrets)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -145,7 +91,15 @@ class AuditReport:
                     {**asdict(s), "status": s.status, "failed": s.failed} for s in self.secrets
                 ],
                 "errors": self.errors,
+                "excluded": self.excluded,
                 "failed": self.failed,
+                "summary": {
+                    "audited": len(self.secrets),
+                    "failed": sum(1 for s in self.secrets if s.failed),
+                    "warned": sum(1 for s in self.secrets if s.status == "WARN"),
+                    "excluded": len(self.excluded),
+                    "errors": len(self.errors),
+                },
             },
             indent=2,
             sort_keys=False,
@@ -154,6 +108,7 @@ class AuditReport:
     def to_table(self) -> str:
         headers = (
             "secret",
+            "kind",
             "status",
             "rotation",
             "last rotated",
@@ -167,9 +122,10 @@ class AuditReport:
             rows.append(
                 (
                     s.name,
+                    s.kind,
                     s.status,
                     "on" if s.rotation_enabled else "off",
-                    (s.last_rotated or "-")[:10],
+                    (s.last_rotated or "never")[:10],
                     (s.next_rotation or "-")[:10],
                     "STUCK"
                     if any(f.rule == "stuck-pending" for f in s.findings)
@@ -188,19 +144,26 @@ class AuditReport:
                 lines.append(f"{f.severity.upper()} {s.name}: [{f.rule}] {f.message}")
         for where, message in self.errors.items():
             lines.append(f"ERROR {where}: {message}")
+        if self.excluded:
+            lines.append(f"excluded by the policy: {', '.join(self.excluded)}")
         return "\n".join(lines)
 
 
 def audit_secrets(
     source: SecretsManagerSource,
     prefixes: Sequence[str],
-    policy: AuditPolicy | None = None,
+    policy: AuditPolicy | PolicySet | None = None,
     *,
     now: datetime | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> AuditReport:
-    """Audit every secret whose name starts with one of ``prefixes`` (all if empty)."""
-    policy = policy or AuditPolicy()
+    """Audit every secret whose name starts with one of ``prefixes`` (all if empty).
+
+    ``policy``: a :class:`PolicySet` (default: the kind defaults), or one
+    :class:`AuditPolicy` for every secret whatever its kind."""
+    if isinstance(policy, AuditPolicy):
+        policy = PolicySet.uniform(policy)
+    policy = policy or PolicySet()
     now = now or datetime.now(timezone.utc)
     names: list[str] = []
     report = AuditReport(secrets=[])
@@ -214,19 +177,33 @@ def audit_secrets(
         if progress is not None:
             progress(index, len(names), name)
         try:
-            report.secrets.append(audit_one(source, name, policy, now))
+            audited = audit_one(source, name, policy, now)
         except SecretError as exc:
             report.errors[name] = str(exc)
+            continue
+        if audited is None:
+            report.excluded.append(name)
+        else:
+            report.secrets.append(audited)
     return report
 
 
 def audit_one(
-    source: SecretsManagerSource, name: str, policy: AuditPolicy, now: datetime
-) -> SecretAudit:
+    source: SecretsManagerSource, name: str, policies: PolicySet, now: datetime
+) -> SecretAudit | None:
+    """One secret's audit, or None when the policy excludes it."""
     described = source.describe_secret(name)
+    tags = tags_of(described)
+    if policies.excluded(name, tags):
+        return None
+    kind = policies.kind_of(name, described, tags)
+    policy = policies.policy_for(name, tags, kind)
     stages: Mapping[str, Iterable[str]] = described.get("VersionIdsToStages") or {}
     pending = next((v for v, s in stages.items() if AWSPENDING in s and AWSCURRENT not in s), None)
-    pending_age = _pending_age_minutes(source, name, pending, now) if pending else None
+    versions = _versions(source, name)
+    pending_age = _age_minutes(versions.get(pending), now) if pending else None
+    current = next((v for v, s in stages.items() if AWSCURRENT in s), None)
+    last_rotated = _last_rotated(described, versions, current, pending)
     rules = described.get("RotationRules") or {}
     schedule = rules.get("ScheduleExpression") or (
         f"every {rules['AutomaticallyAfterDays']} days"
@@ -236,10 +213,11 @@ def audit_one(
     audit = SecretAudit(
         name=name,
         arn=str(described.get("ARN", "")),
+        kind=kind,
         rotation_enabled=bool(described.get("RotationEnabled")),
         rotation_lambda=described.get("RotationLambdaARN"),
         rotation_schedule=schedule,
-        last_rotated=_iso(described.get("LastRotatedDate")),
+        last_rotated=_iso(last_rotated),
         next_rotation=_iso(described.get("NextRotationDate")),
         pending_version=pending,
         pending_age_minutes=pending_age,
@@ -251,6 +229,26 @@ def audit_one(
     )
     audit.findings = evaluate(audit, described, policy, now)
     return audit
+
+
+def _last_rotated(
+    described: Mapping[str, Any],
+    versions: Mapping[str, datetime],
+    current: str | None,
+    pending: str | None,
+) -> datetime | None:
+    """The later of LastRotatedDate and the AWSCURRENT version's creation, the latter
+    only when a version at least as old exists (the first version is the creation, not
+    a rotation; a pending version does not count)."""
+    candidates: list[datetime] = []
+    last = described.get("LastRotatedDate")
+    if isinstance(last, datetime):
+        candidates.append(_aware(last))
+    made = versions.get(current) if current else None
+    older = (t for v, t in versions.items() if v not in (current, pending))
+    if made is not None and any(t <= made for t in older):
+        candidates.append(made)
+    return max(candidates) if candidates else None
 
 
 def evaluate(
@@ -265,15 +263,21 @@ def evaluate(
 
     if policy.require_rotation and not audit.rotation_enabled:
         add("rotation-disabled", "automatic rotation is not enabled")
-    last = described.get("LastRotatedDate")
-    if policy.max_days_since_rotation is not None and audit.rotation_enabled:
-        reference = last or described.get("CreatedDate")
+    if policy.max_days_since_rotation is not None:
+        # Whether or not automatic rotation is on: a never-rotated secret ages too.
+        rotated = audit.last_rotated is not None
+        reference = (
+            datetime.fromisoformat(audit.last_rotated)
+            if audit.last_rotated
+            else described.get("CreatedDate")
+        )
         if isinstance(reference, datetime):
             age = (now - _aware(reference)).total_seconds() / 86400
             if age > policy.max_days_since_rotation:
+                what = "last rotated" if rotated else "created, never rotated,"
                 add(
                     "rotation-age",
-                    f"last rotated {age:.0f} days ago (limit {policy.max_days_since_rotation:g})",
+                    f"{what} {age:.0f} days ago (limit {policy.max_days_since_rotation:g})",
                 )
     next_date = described.get("NextRotationDate")
     if audit.rotation_enabled and isinstance(next_date, datetime):
@@ -307,16 +311,32 @@ def evaluate(
     return found
 
 
-def _pending_age_minutes(
-    source: SecretsManagerSource, name: str, version: str, now: datetime
-) -> float | None:
-    def call(client: Any) -> dict[str, Any]:
-        return dict(client.list_secret_version_ids(SecretId=name, IncludeDeprecated=False))
+def _versions(source: SecretsManagerSource, name: str) -> dict[str, datetime]:
+    """Version id -> creation time, deprecated (unlabelled) versions included: the
+    rotation history."""
+    out: dict[str, datetime] = {}
+    token: str | None = None
+    while True:
 
-    for entry in source._call("ListSecretVersionIds", name, call).get("Versions", []):
-        if entry.get("VersionId") == version and isinstance(entry.get("CreatedDate"), datetime):
-            return max(0.0, (now - _aware(entry["CreatedDate"])).total_seconds() / 60)
-    return None
+        def call(client: Any, token: str | None = token) -> dict[str, Any]:
+            kwargs: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True}
+            if token:
+                kwargs["NextToken"] = token
+            return dict(client.list_secret_version_ids(**kwargs))
+
+        page = source._call("ListSecretVersionIds", name, call)
+        for entry in page.get("Versions", []):
+            if isinstance(entry.get("CreatedDate"), datetime):
+                out[str(entry["VersionId"])] = _aware(entry["CreatedDate"])
+        token = page.get("NextToken")
+        if not token:
+            return out
+
+
+def _age_minutes(created: datetime | None, now: datetime) -> float | None:
+    if created is None:
+        return None
+    return max(0.0, (now - created).total_seconds() / 60)
 
 
 def _has_resource_policy(source: SecretsManagerSource, name: str) -> bool | None:

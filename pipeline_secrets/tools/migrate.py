@@ -7,40 +7,51 @@ holding Airflow connection JSON (``conn_type``, ``host``, ``login``, ``password`
 ``schema``, ``port``, ``extra``: the shape the secrets backends read) and
 ``<variables_prefix><sep><key>`` holding the variable's text.
 
-Dry run unless ``apply``; an existing secret is only overwritten with ``force`` (and
-not at all when it already holds the same value). Reports never contain values.
+Dry run unless ``apply``. An existing secret is only replaced with ``force``, and only
+when migrate created it (tag ``managed-by=pipeline-secrets-migrate``) unless
+``force_unmanaged``; never while rotation is enabled or a version is AWSPENDING.
+Reports never contain values or input lines: items are named by ``path:line`` or the
+environment variable, and by their validated conn id.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_secrets.errors import SecretError, SecretNotFoundError
+from pipeline_secrets.model import AWSCURRENT, AWSPENDING
 from pipeline_secrets.source import SecretsManagerSource, map_client_error
 
 CONN_ENV_PREFIX = "AIRFLOW_CONN_"
 VAR_ENV_PREFIX = "AIRFLOW_VAR_"
-CONNECTION_FIELDS = ("conn_type", "host", "login", "password", "schema", "port", "extra")
 TAG = {"Key": "managed-by", "Value": "pipeline-secrets-migrate"}
+JSON_SCHEMA_VERSION = 1
+_REFUSED = {
+    "skip-exists",
+    "skip-unmanaged",
+    "skip-rotating",
+    "skip-pending",
+    "error",
+}
 
 
 class MigrationInputError(ValueError):
-    """An input (environment value or export file) could not be read. Names the item,
-    never its value."""
+    """An input (environment value or export file) could not be read. Names the item
+    (``path:line``, ``env NAME``), never its value."""
 
 
 @dataclass(frozen=True)
 class MigrationItem:
     kind: str  # "connection" or "variable"
     key: str  # conn_id or variable key
-    origin: str  # where it came from, e.g. "env AIRFLOW_CONN_MY_DB"
+    origin: str  # where it came from: "env AIRFLOW_CONN_MY_DB", "conns.env:3", "vars.json"
     secret_name: str
     payload: str = field(repr=False)  # the SecretString to store
     summary: str = ""  # value-free description (conn_type, field names)
@@ -49,17 +60,46 @@ class MigrationItem:
 @dataclass(frozen=True)
 class Outcome:
     item: MigrationItem
-    action: str  # create, update, unchanged, skip-exists, error (dry run: would-...)
+    action: str  # create, update, unchanged, skip-*, error (dry run: would-...)
     detail: str = ""
+    replaced_version: str | None = None  # the AWSCURRENT version an update replaced
+    new_version: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.action not in {"skip-exists", "error", "would-skip-exists"}
+        return self.action.removeprefix("would-") not in _REFUSED
 
     def format(self) -> str:
         text = f"{self.action:<18} {self.item.secret_name}  ({self.item.kind} {self.item.key!r} "
         text += f"from {self.item.origin}{': ' + self.item.summary if self.item.summary else ''})"
         return text + (f" - {self.detail}" if self.detail else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "ok": self.ok,
+            "kind": self.item.kind,
+            "key": self.item.key,
+            "origin": self.item.origin,
+            "secret_name": self.item.secret_name,
+            "summary": self.item.summary,
+            "detail": self.detail,
+            "replaced_version": self.replaced_version,
+            "new_version": self.new_version,
+        }
+
+
+def outcomes_json(outcomes: Iterable[Outcome]) -> str:
+    done = list(outcomes)
+    return json.dumps(
+        {
+            "schema_version": JSON_SCHEMA_VERSION,
+            "summary": dict(sorted(Counter(o.action for o in done).items())),
+            "ok": all(o.ok for o in done),
+            "outcomes": [o.as_dict() for o in done],
+        },
+        indent=2,
+    )
 
 
 @dataclass(frozen=True)
@@ -75,111 +115,43 @@ class Targets:
         return f"{self.variables_prefix}{self.sep}{key}"
 
 
-# -- reading -------------------------------------------------------------------------------
-def connection_from_uri(uri: str, conn_id: str) -> dict[str, Any]:
-    """Airflow's URI format: ``type://login:password@host:port/schema?extra=..``
-    (``__extra__`` holds JSON extras)."""
+# -- reading (Airflow's formats: airflow_plugin.connection_import) ---------------------------
+def _import() -> Any:
+    """The Airflow-format parser lives with the Airflow integration; tooling imports it
+    lazily so ``pipeline-secrets`` starts without it."""
+    from airflow_plugin import connection_import
+
+    return connection_import
+
+
+def connection_from_uri(uri: str, conn_id: str, parser: str | None = None) -> dict[str, Any]:
+    module = _import()
     try:
-        parts = urlsplit(uri)
-        port = parts.port
-    except ValueError:
-        raise MigrationInputError(f"connection {conn_id!r}: not a valid URI") from None
-    if not parts.scheme:
-        raise MigrationInputError(f"connection {conn_id!r}: the URI has no scheme")
-    conn_type = parts.scheme.replace("-", "_")
-    if conn_type == "postgresql":
-        conn_type = "postgres"
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    extra: Any = None
-    if query:
-        pairs = dict(query)
-        if "__extra__" in pairs:
-            try:
-                extra = json.loads(pairs["__extra__"])
-            except ValueError:
-                raise MigrationInputError(
-                    f"connection {conn_id!r}: __extra__ is not valid JSON"
-                ) from None
-        else:
-            # As Airflow does: values that parse as JSON (numbers, booleans) are typed.
-            extra = {key: _json_or_text(value) for key, value in pairs.items()}
-    return _clean_connection(
-        {
-            "conn_type": conn_type,
-            "host": unquote(parts.hostname) if parts.hostname else None,
-            "login": unquote(parts.username) if parts.username else None,
-            "password": unquote(parts.password) if parts.password is not None else None,
-            "schema": unquote(parts.path.lstrip("/")) or None,
-            "port": port,
-            "extra": extra,
-        },
-        conn_id,
-    )
+        return dict(module.connection_from_uri(uri, conn_id, parser))
+    except module.ConnectionInputError as exc:
+        raise MigrationInputError(str(exc)) from None
 
 
-def _json_or_text(value: str) -> Any:
-    if not value:
-        return value
+def connection_from_value(value: Any, conn_id: str, parser: str | None = None) -> dict[str, Any]:
+    module = _import()
     try:
-        return json.loads(value)
-    except ValueError:
-        return value
+        return dict(module.connection_from_value(value, conn_id, parser))
+    except module.ConnectionInputError as exc:
+        raise MigrationInputError(str(exc)) from None
 
 
-def connection_from_value(value: Any, conn_id: str) -> dict[str, Any]:
-    """A connection from an env value or export entry: a URI, JSON text or a mapping."""
-    if isinstance(value, Mapping):
-        return _clean_connection(dict(value), conn_id)
-    if not isinstance(value, str):
-        raise MigrationInputError(f"connection {conn_id!r}: expected a URI or a JSON object")
-    text = value.strip()
-    if text.startswith("{"):
-        try:
-            loaded = json.loads(text)
-        except ValueError:
-            raise MigrationInputError(f"connection {conn_id!r}: not valid JSON") from None
-        return connection_from_value(loaded, conn_id)
-    return connection_from_uri(text, conn_id)
-
-
-def _clean_connection(data: dict[str, Any], conn_id: str) -> dict[str, Any]:
-    if "conn_type" not in data and "conn_uri" not in data:
-        for alias in ("connection_type", "type"):
-            if alias in data:
-                data["conn_type"] = data.pop(alias)
-    if data.get("uri"):
-        return connection_from_uri(str(data["uri"]), conn_id)
-    extra = data.get("extra")
-    if isinstance(extra, str) and extra.strip():
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            raise MigrationInputError(f"connection {conn_id!r}: extra is not valid JSON") from None
-    port = data.get("port")
-    if port not in (None, ""):
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
-            raise MigrationInputError(f"connection {conn_id!r}: port is not a number") from None
-    out = {
-        "conn_type": data.get("conn_type"),
-        "host": data.get("host"),
-        "login": data.get("login"),
-        "password": data.get("password"),
-        "schema": data.get("schema"),
-        "port": port if port not in (None, "") else None,
-        "extra": extra or None,
-    }
-    if data.get("description"):
-        out["description"] = data["description"]
-    if not out["conn_type"]:
-        raise MigrationInputError(f"connection {conn_id!r}: no conn_type")
-    return {k: v for k, v in out.items() if v not in (None, "")}
+def _valid_key(key: str, where: str) -> str:
+    module = _import()
+    try:
+        return str(module.validate_conn_id(key, where))
+    except module.ConnectionInputError as exc:
+        raise MigrationInputError(str(exc)) from None
 
 
 def _connection_item(conn_id: str, value: Any, origin: str, targets: Targets) -> MigrationItem:
+    _valid_key(conn_id, origin)
     conn = connection_from_value(value, conn_id)
-    names = ", ".join(k for k in CONNECTION_FIELDS if k in conn and k != "conn_type")
+    names = ", ".join(k for k in conn if k != "conn_type")
     return MigrationItem(
         kind="connection",
         key=conn_id,
@@ -191,6 +163,7 @@ def _connection_item(conn_id: str, value: Any, origin: str, targets: Targets) ->
 
 
 def _variable_item(key: str, value: Any, origin: str, targets: Targets) -> MigrationItem:
+    _valid_key(key, origin)
     text = value if isinstance(value, str) else json.dumps(value)
     return MigrationItem(
         kind="variable",
@@ -218,7 +191,6 @@ def items_from_connections_file(path: str | Path, targets: Targets) -> list[Migr
     """``airflow connections export`` output: JSON (``{conn_id: {...}}``) or .env lines."""
     path = Path(path)
     text = path.read_text()
-    origin = f"file {path.name}"
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
@@ -226,16 +198,17 @@ def items_from_connections_file(path: str | Path, targets: Targets) -> list[Migr
             raise MigrationInputError(f"{path}: not valid JSON") from None
         if not isinstance(data, dict):
             raise MigrationInputError(f"{path}: expected a JSON object of connections")
-        return [_connection_item(str(k), v, origin, targets) for k, v in sorted(data.items())]
+        return [_connection_item(str(k), v, str(path), targets) for k, v in sorted(data.items())]
     items = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        where = f"{path}:{number}"
         conn_id, sep, value = line.partition("=")
-        if not sep:
-            raise MigrationInputError(f"{path}:{number}: expected conn_id=URI")
-        items.append(_connection_item(conn_id.strip(), value.strip(), origin, targets))
+        if not sep or "://" in conn_id or not value.strip():
+            raise MigrationInputError(f"{where}: expected conn_id=URI")
+        items.append(_connection_item(conn_id.strip(), value.strip(), where, targets))
     return items
 
 
@@ -248,9 +221,25 @@ def items_from_variables_file(path: str | Path, targets: Targets) -> list[Migrat
         raise MigrationInputError(f"{path}: not valid JSON") from None
     if not isinstance(data, dict):
         raise MigrationInputError(f"{path}: expected a JSON object of variables")
-    return [
-        _variable_item(str(k), v, f"file {path.name}", targets) for k, v in sorted(data.items())
+    return [_variable_item(str(k), v, str(path), targets) for k, v in sorted(data.items())]
+
+
+def merge_items(items: Iterable[MigrationItem]) -> list[MigrationItem]:
+    """One item per secret. The same value from two sources is one item; different
+    values for one secret are an error, raised before anything is written."""
+    by_name: dict[str, list[MigrationItem]] = {}
+    for item in items:
+        by_name.setdefault(item.secret_name, []).append(item)
+    conflicts = [
+        f"{name} ({', '.join(i.origin for i in group)})"
+        for name, group in by_name.items()
+        if len({i.payload for i in group}) > 1
     ]
+    if conflicts:
+        raise MigrationInputError(
+            "different values for the same secret: " + "; ".join(conflicts) + " - keep one"
+        )
+    return [group[0] for group in by_name.values()]
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -260,22 +249,28 @@ def migrate(
     *,
     apply: bool = False,
     force: bool = False,
+    force_unmanaged: bool = False,
     kms_key_id: str | None = None,
     progress: Callable[[int, int, MigrationItem], None] | None = None,
 ) -> list[Outcome]:
     """Create (or, with ``force``, update) one secret per item. A dry run unless ``apply``.
 
-    Raises the first error that makes Secrets Manager unusable (access denied to the
-    listing, unreachable); per-item errors are returned as ``error`` outcomes.
+    ``force`` replaces only secrets migrate created (tagged ``managed-by``);
+    ``force_unmanaged`` also others. Never replaced: a secret with rotation enabled or
+    with an AWSPENDING version (a rotation would lose or promote the wrong value).
+    Conflicting duplicates raise :class:`MigrationInputError` before any write. Raises
+    the first error that makes Secrets Manager unusable; per-item errors are returned
+    as ``error`` outcomes.
     """
-    todo = list(items)
+    todo = merge_items(items)
     outcomes: list[Outcome] = []
     client = source.clients.client()
+    policy = _Policy(apply, force, force_unmanaged, kms_key_id)
     for index, item in enumerate(todo, 1):
         if progress is not None:
             progress(index, len(todo), item)
         try:
-            outcomes.append(_migrate_one(item, client, source, apply, force, kms_key_id))
+            outcomes.append(_migrate_one(item, client, source, policy))
         except SecretError as exc:
             if index == 1 and not isinstance(exc, SecretNotFoundError):
                 raise
@@ -283,57 +278,91 @@ def migrate(
     return outcomes
 
 
+@dataclass(frozen=True)
+class _Policy:
+    apply: bool
+    force: bool
+    force_unmanaged: bool
+    kms_key_id: str | None
+
+
 def _migrate_one(
-    item: MigrationItem,
-    client: Any,
-    source: SecretsManagerSource,
-    apply: bool,
-    force: bool,
-    kms_key_id: str | None,
+    item: MigrationItem, client: Any, source: SecretsManagerSource, policy: _Policy
 ) -> Outcome:
-    prefix = "" if apply else "would-"
-    exists = _exists(source, item.secret_name)
-    if not exists:
-        if apply:
+    prefix = "" if policy.apply else "would-"
+    described = _describe(source, item.secret_name)
+    if described is None:
+        if policy.apply:
             kwargs: dict[str, Any] = {
                 "Name": item.secret_name,
                 "SecretString": item.payload,
                 "Description": f"Airflow {item.kind} {item.key!r} migrated by pipeline-secrets",
                 "Tags": [TAG],
             }
-            if kms_key_id:
-                kwargs["KmsKeyId"] = kms_key_id
-            _write(source, "CreateSecret", item.secret_name, lambda: client.create_secret(**kwargs))
+            if policy.kms_key_id:
+                kwargs["KmsKeyId"] = policy.kms_key_id
+            made = _write(
+                source, "CreateSecret", item.secret_name, lambda: client.create_secret(**kwargs)
+            )
+            return Outcome(item, "create", new_version=made.get("VersionId"))
         return Outcome(item, f"{prefix}create")
-    if not force:
+    stages: Mapping[str, Iterable[str]] = described.get("VersionIdsToStages") or {}
+    current = next((v for v, s in stages.items() if AWSCURRENT in s), None)
+    if not policy.force:
         return Outcome(item, f"{prefix}skip-exists", "exists; use --force to overwrite")
-    current = source.get_secret_value(item.secret_name)
-    if current.secret_string == item.payload:
-        return Outcome(item, "unchanged", "already holds this value")
-    if apply:
-        _write(
-            source,
-            "PutSecretValue",
-            item.secret_name,
-            lambda: client.put_secret_value(SecretId=item.secret_name, SecretString=item.payload),
+    if described.get("RotationEnabled"):
+        return Outcome(
+            item, f"{prefix}skip-rotating", "rotation is enabled: never replaced by migrate"
         )
-    return Outcome(item, f"{prefix}update", "new AWSCURRENT version")
+    pending = [v for v, s in stages.items() if AWSPENDING in s]
+    if pending:
+        return Outcome(
+            item,
+            f"{prefix}skip-pending",
+            f"version {pending[0]} is AWSPENDING (a rotation in progress or stuck): "
+            "finish or cancel it first",
+        )
+    if TAG not in (described.get("Tags") or []) and not policy.force_unmanaged:
+        return Outcome(
+            item,
+            f"{prefix}skip-unmanaged",
+            "not created by pipeline-secrets migrate; add --force-unmanaged to replace it",
+        )
+    if source.get_secret_value(item.secret_name).secret_string == item.payload:
+        return Outcome(item, "unchanged", "already holds this value")
+    if not policy.apply:
+        return Outcome(
+            item, "would-update", f"would replace version {current}", replaced_version=current
+        )
+    put = _write(
+        source,
+        "PutSecretValue",
+        item.secret_name,
+        lambda: client.put_secret_value(SecretId=item.secret_name, SecretString=item.payload),
+    )
+    new = put.get("VersionId")
+    return Outcome(
+        item,
+        "update",
+        f"replaced version {current} (now AWSPREVIOUS) with {new}",
+        replaced_version=current,
+        new_version=new,
+    )
 
 
-def _exists(source: SecretsManagerSource, name: str) -> bool:
+def _describe(source: SecretsManagerSource, name: str) -> dict[str, Any] | None:
     try:
-        source.describe_secret(name)
+        return dict(source.describe_secret(name))
     except SecretNotFoundError:
-        return False
-    return True
+        return None
 
 
 def _write(
     source: SecretsManagerSource, operation: str, name: str, call: Callable[[], Any]
-) -> None:
+) -> dict[str, Any]:
     source.stats.api_call(operation)
     try:
-        call()
+        return dict(call())
     except ClientError as exc:
         raise map_client_error(exc, name, operation) from None
     except BotoCoreError as exc:

@@ -1,8 +1,14 @@
 """``pipeline-secrets audit``: rotation, stuck rotations, replication and resource
 policies of every secret under the given prefixes, as a table or JSON.
 
-Exit codes: 0 nothing failed the policy, 1 at least one secret failed it, 2 bad
-arguments or policy file, 3 Secrets Manager could not be read.
+Each secret gets the rules of its kind (database credentials: rotation on and at most
+90 days old; API tokens: at most 365 days old; Variables and other: no rotation rule),
+changed by a --policy file (JSON: "kinds", prefix/tag "rules", "exclude"; or flat
+``key = value`` lines that apply to every kind). A rotation by any means counts.
+
+Exit codes (for CI gates): 0 nothing failed the policy (with --fail-on warn: nothing
+found at all), 1 at least one secret failed it, 2 bad arguments or policy file, 3
+Secrets Manager could not be read (the report is still printed).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import sys
 from typing import Any
 
 from pipeline_secrets.source import SecretsManagerSource
-from pipeline_secrets.tools.audit import AuditPolicy, audit_secrets
+from pipeline_secrets.tools.audit import PolicySet, audit_secrets
 from pipeline_secrets.tools.cli._tooling import (
     EXIT_AWS,
     EXIT_FINDINGS,
@@ -39,6 +45,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--policy", help="policy file (JSON object or 'key = value' lines)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--fail-on",
+        choices=("fail", "warn"),
+        default="fail",
+        help="exit 1 on failures only (default) or on warnings too",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_aws_arguments(parser)
     parser.set_defaults(handler=run)
@@ -46,7 +58,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        policy = AuditPolicy.from_file(args.policy) if args.policy else AuditPolicy()
+        policy = PolicySet.from_file(args.policy) if args.policy else PolicySet()
     except (OSError, ValueError) as exc:
         print(f"pipeline-secrets audit: bad policy file: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -63,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     failed = sum(1 for s in report.secrets if s.failed)
     progress.note(
         f"{len(report.secrets)} secret(s) audited, {failed} failed the policy, "
-        f"{len(report.errors)} error(s)"
+        f"{len(report.excluded)} excluded, {len(report.errors)} error(s)"
     )
     if report.errors:
         return EXIT_AWS
-    return EXIT_FINDINGS if failed else EXIT_OK
+    if failed or (args.fail_on == "warn" and report.warned):
+        return EXIT_FINDINGS
+    return EXIT_OK

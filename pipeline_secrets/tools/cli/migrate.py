@@ -3,8 +3,11 @@
 Reads AIRFLOW_CONN_*/AIRFLOW_VAR_* environment variables (the default) and/or
 ``airflow connections export`` / ``airflow variables export`` files, and stores each
 under the backend's prefixes in the JSON shape the backend reads. A dry run unless
---apply; an existing secret is never overwritten without --force. Prints what it did
-(or would do), never a value.
+--apply. --force replaces only secrets migrate created (tagged managed-by); others need
+--force-unmanaged too; a secret with rotation enabled or an AWSPENDING version is never
+replaced. The same secret with two different values from two sources stops the run
+before anything is written. Prints what it did (or would do) and the version an update
+replaced, never a value or an input line (items are named by path:line or variable).
 
 Exit codes: 0 everything done (or would be), 1 some items skipped or failed,
 2 bad arguments or input, 3 Secrets Manager could not be used.
@@ -35,7 +38,9 @@ from pipeline_secrets.tools.migrate import (
     items_from_connections_file,
     items_from_env,
     items_from_variables_file,
+    merge_items,
     migrate,
+    outcomes_json,
 )
 
 
@@ -73,7 +78,15 @@ def register(subparsers: Any) -> None:
         help="migrate only this conn_id / variable key (repeatable)",
     )
     parser.add_argument("--apply", action="store_true", help="write (default: dry run)")
-    parser.add_argument("--force", action="store_true", help="overwrite existing secrets")
+    parser.add_argument(
+        "--force", action="store_true", help="replace existing secrets that migrate created"
+    )
+    parser.add_argument(
+        "--force-unmanaged",
+        action="store_true",
+        help="with --force: also replace secrets migrate did not create",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--kms-key-id", help="KMS key for new secrets")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_aws_arguments(parser)
@@ -96,8 +109,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.only:
         items = [i for i in items if i.key in set(args.only)]
+    try:
+        items = merge_items(items)
+    except MigrationInputError as exc:
+        print(f"pipeline-secrets migrate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if not items:
         progress.note("nothing to migrate")
+        if args.format == "json":
+            print(outcomes_json([]))
         return EXIT_OK
     mode = "applying" if args.apply else "dry run (use --apply to write)"
     progress.note(f"{len(items)} item(s) to migrate; {mode}")
@@ -108,14 +128,18 @@ def run(args: argparse.Namespace) -> int:
             source,
             apply=args.apply,
             force=args.force,
+            force_unmanaged=args.force_unmanaged,
             kms_key_id=args.kms_key_id,
             progress=lambda i, n, item: progress.step(i, n, item.secret_name),
         )
     except SecretError as exc:
         print(f"pipeline-secrets migrate: {exc}", file=sys.stderr)
         return EXIT_AWS
-    for outcome in outcomes:
-        print(outcome.format())
+    if args.format == "json":
+        print(outcomes_json(outcomes))
+    else:
+        for outcome in outcomes:
+            print(outcome.format())
     bad = [o for o in outcomes if not o.ok]
     progress.note(f"{len(outcomes) - len(bad)} ok, {len(bad)} skipped or failed")
     return EXIT_FINDINGS if bad else EXIT_OK

@@ -1,22 +1,33 @@
-"""``pipeline-secrets scan PATH...``: hard-coded credentials in DAGs, Glue scripts and
-configuration (connection URIs with passwords, password literals, AWS keys), each with
-the secret to use instead. Values are never printed.
+"""``pipeline-secrets scan PATH...``: hard-coded credentials in DAGs, Glue scripts, SQL,
+shell and configuration (connection URIs with passwords, credential literals, SQL
+passwords, AWS keys), each with the secret to use instead. No part of a value is
+ever printed, in any format.
 
-Exit codes: 0 nothing found, 1 findings, 2 a path does not exist.
-Silence a line that is not a credential with a ``pipeline-secrets: ignore`` comment.
+Settings: ``[tool.pipeline-secrets.scan]`` in ./pyproject.toml (``exclude`` globs,
+``baseline`` file), extended by --exclude / --baseline. Make a baseline with
+``pipeline-secrets scan . --format json > .pipeline-secrets-baseline.json``.
+Silence one line with a ``pipeline-secrets: ignore`` comment.
+
+Exit codes: 0 nothing found, 1 findings, 2 a path, baseline or setting is bad.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from pipeline_secrets.tools.cli._tooling import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Progress
-from pipeline_secrets.tools.scan import iter_files, scan_paths
+from pipeline_secrets.tools.scan import ScanOptions, iter_files, scan
+from pipeline_secrets.tools.scan_report import (
+    BaselineError,
+    load_baseline,
+    read_config,
+    to_json,
+    to_sarif,
+    to_text,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +38,23 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accept the findings listed in FILE (our JSON or SARIF output) by fingerprint",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip paths matching GLOB, relative to the scanned directory (repeatable)",
+    )
+    parser.add_argument(
+        "--no-config", action="store_true", help="ignore [tool.pipeline-secrets.scan]"
+    )
+    parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=run)
 
@@ -37,15 +64,32 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"pipeline-secrets scan: no such path: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        config = read_config(Path("pyproject.toml")) if not args.no_config else None
+        exclude = [*(config.exclude if config else ()), *args.exclude]
+        baseline_file = args.baseline or (config.baseline if config else None)
+        baseline = load_baseline(baseline_file) if baseline_file else frozenset()
+    except BaselineError as exc:
+        print(f"pipeline-secrets scan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     progress = Progress(args.quiet)
-    total = sum(1 for _ in iter_files(args.paths))
+    total = sum(1 for _ in iter_files(args.paths, exclude))
     progress.note(f"scanning {total} file(s) under {', '.join(args.paths)}")
-    findings, scanned = scan_paths(args.paths)
+    result = scan(args.paths, ScanOptions(exclude=tuple(exclude), baseline=baseline))
     if args.format == "json":
-        print(json.dumps([asdict(f) for f in findings], indent=2))
+        report = to_json(result)
+    elif args.format == "sarif":
+        report = to_sarif(result)
     else:
-        for finding in findings:
-            print(finding.format())
-    files = len({f.path for f in findings})
-    progress.note(f"{scanned} file(s) scanned, {len(findings)} finding(s) in {files} file(s)")
-    return EXIT_FINDINGS if findings else EXIT_OK
+        report = to_text(result)
+    if args.output:
+        Path(args.output).write_text(report + "\n")
+    elif report:
+        print(report)
+    files = len({f.path for f in result.findings})
+    accepted = f", {result.baselined} accepted by the baseline" if result.baselined else ""
+    progress.note(
+        f"{result.files_scanned} file(s) scanned, {len(result.findings)} finding(s) "
+        f"in {files} file(s){accepted}"
+    )
+    return EXIT_FINDINGS if result.findings else EXIT_OK

@@ -28,6 +28,11 @@ def test_audit_json_and_exit_codes(moto: Any, capsys: Any, tmp_path: Path) -> No
     assert main([*args, "--prefix", "db/good", "--policy", str(lenient), "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("secret") and "db/good" in out and err == ""
+    # db/stuck: a rotation in progress within the grace period is a warning only.
+    stuck = [*args, "--prefix", "db/stuck", "--policy", str(lenient), "--quiet"]
+    assert main(stuck) == 0
+    assert main([*stuck, "--fail-on", "warn"]) == 1
+    capsys.readouterr()
     bad = tmp_path / "bad.conf"
     bad.write_text("nonsense\n")
     assert main([*args, "--policy", str(bad)]) == 2
