@@ -165,8 +165,9 @@ class RotationRecord:
 
 @dataclass
 class Rotator:
-    """Rotates secrets in a background thread once ``trigger()`` says the run has
-    started (its first GetSecretValue), pausing inside each setSecret window."""
+    """Rotates secrets in a background thread once the run has started (``trigger()``
+    returns true; by default: its first GetSecretValue), pausing inside each setSecret
+    window."""
 
     moto: MotoServer
     secret_ids: tuple[str, ...]
@@ -174,6 +175,7 @@ class Rotator:
     on_event: Callable[[str], None] = print
     known_values: set[str] = field(default_factory=set)
     records: list[RotationRecord] = field(default_factory=list)
+    trigger: Callable[[], bool] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -201,7 +203,8 @@ class Rotator:
 
     def _run(self, baseline: int) -> None:
         deadline = time.monotonic() + 240
-        while self.moto.calls.get("GetSecretValue", 0) <= baseline:
+        started = self.trigger or (lambda: self.moto.calls.get("GetSecretValue", 0) > baseline)
+        while not started():
             if self._stop.wait(0.05) or time.monotonic() > deadline:
                 return
         if self._stop.is_set():
