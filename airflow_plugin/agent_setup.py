@@ -21,7 +21,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 
-from airflow_plugin.options import BackendOptions
+from airflow_plugin.backend_options import BackendOptions
 from airflow_plugin.session import client_settings
 from pipeline_secrets.agent.client import AgentClient, AgentSource
 from pipeline_secrets.source import SecretsManagerSource

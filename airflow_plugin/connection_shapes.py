@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline_secrets.credentials import FIELD_ALIASES, pick_alias
-from pipeline_secrets.engines import canonical_engine, engine_info
+from pipeline_secrets.engine_facts import canonical_engine, engine_info
 from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.model import parse_json_object
 

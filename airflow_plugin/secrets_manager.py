@@ -23,8 +23,8 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from airflow_plugin import _airflow, connection_shapes, masking, teams
+from airflow_plugin.backend_options import BackendOptions, parse_options, positional_kwargs
 from airflow_plugin.metrics import bind_airflow_stats
-from airflow_plugin.options import BackendOptions, parse_options, positional_kwargs
 from airflow_plugin.session import client_factory
 from pipeline_secrets.cache import CachePolicy, SecretCache
 from pipeline_secrets.client import ClientFactory

@@ -9,13 +9,13 @@ from glue_lib.context import JobContext, init_job, job_arguments, spark_session
 from glue_lib.driver_sql import dbapi_connect, run_sql, sqlalchemy_engine, transaction
 from glue_lib.executor import SecretAccess, executor_reconnector
 from glue_lib.jdbc_io import WriteResult, read_jdbc, write_jdbc
-from glue_lib.options import (
+from glue_lib.partitions import PartitionWriter, partition_ranges, read_partitions
+from glue_lib.spark_options import (
     GlueConnection,
     SecretOptions,
     glue_connection_options,
     jdbc_options,
 )
-from glue_lib.partitions import PartitionWriter, partition_ranges, read_partitions
 
 __all__ = [
     "GlueConnection",

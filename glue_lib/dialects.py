@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline_secrets.engines import engine_info
+from pipeline_secrets.engine_facts import engine_info
 
 MODES = ("append", "overwrite", "upsert")
 

@@ -32,7 +32,7 @@ from glue_lib.logs import (
     sql_execution_count,
     summary_wanted,
 )
-from glue_lib.options import jdbc_options
+from glue_lib.spark_options import jdbc_options
 from pipeline_secrets.credentials import DatabaseCredentials
 from pipeline_secrets.reconnect import NO_RETRY, Once, Reconnector, retry_login
 

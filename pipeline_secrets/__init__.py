@@ -7,33 +7,28 @@ Knows nothing of Airflow or Spark, and imports no database driver.
 from pipeline_secrets.api import (
     configure,
     connect_with_secret,
-    default_cache,
     get_db_credentials,
     get_secret,
     get_secret_json,
     stats,
 )
 from pipeline_secrets.cache import CachePolicy, SecretCache
-from pipeline_secrets.classify import FailureKind, classify_failure, is_authentication_failure
 from pipeline_secrets.client import ClientSettings
-from pipeline_secrets.credentials import DatabaseCredentials, parse_db_credentials
+from pipeline_secrets.credentials import DatabaseCredentials
 from pipeline_secrets.errors import (
     AuthenticationFailedError,
-    SecretAccessDeniedError,
-    SecretDecryptionError,
-    SecretDeletedError,
     SecretError,
     SecretFormatError,
     SecretNotFoundError,
-    SecretRequestError,
-    SecretServiceUnavailableError,
-    SecretThrottledError,
 )
-from pipeline_secrets.jdbc import JdbcTarget, to_jdbc
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretValue
 from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
 from pipeline_secrets.source import SecretsManagerSource
 
+# The public API, small on purpose: the front door (configure, get_secret, ...), the
+# parts for those who wire their own (SecretCache, SecretsManagerSource, Reconnector,
+# ...), the errors callers catch and the version stages. Everything else is importable
+# from its module (pipeline_secrets.errors, .classify, .jdbc, ...) but not promised.
 __all__ = [
     "AWSCURRENT",
     "AWSPENDING",
@@ -42,32 +37,19 @@ __all__ = [
     "CachePolicy",
     "ClientSettings",
     "DatabaseCredentials",
-    "FailureKind",
-    "JdbcTarget",
     "ReconnectPolicy",
     "Reconnector",
-    "SecretAccessDeniedError",
     "SecretCache",
-    "SecretDecryptionError",
-    "SecretDeletedError",
     "SecretError",
     "SecretFormatError",
     "SecretNotFoundError",
-    "SecretRequestError",
-    "SecretServiceUnavailableError",
-    "SecretThrottledError",
     "SecretValue",
     "SecretsManagerSource",
-    "classify_failure",
     "configure",
     "connect_with_secret",
-    "default_cache",
     "get_db_credentials",
     "get_secret",
     "get_secret_json",
-    "is_authentication_failure",
-    "parse_db_credentials",
     "stats",
-    "to_jdbc",
 ]
 __version__ = "0.1.0"

@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from pipeline_secrets.engines import canonical_engine, engine_info
+from pipeline_secrets.engine_facts import canonical_engine, engine_info
 from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.model import SecretValue, parse_json_object
 

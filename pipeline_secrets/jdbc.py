@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from pipeline_secrets import settings as _settings
 from pipeline_secrets.credentials import DatabaseCredentials
-from pipeline_secrets.engines import engine_info
+from pipeline_secrets.engine_facts import engine_info
 
 MARIADB_DRIVER = "org.mariadb.jdbc.Driver"
 MARIADB_FLAVORS = ("mysql", "mariadb-as-mysql", "mariadb-connector")

@@ -101,9 +101,9 @@ def test_layers_hold() -> None:
     [
         ("pipeline_secrets", "airflow_plugin.secrets_manager"),
         ("glue_lib", "pipeline_secrets.tools.cli"),
-        ("airflow_plugin", "glue_lib.options"),
+        ("airflow_plugin", "glue_lib.spark_options"),
         ("airflow_plugin", "airflow_plugin.ui.app"),
-        ("airflow_plugin.ui", "glue_lib.options"),
+        ("airflow_plugin.ui", "glue_lib.spark_options"),
     ],
 )
 def test_the_check_can_fail(layer: str, module: str) -> None:

@@ -8,6 +8,6 @@ unreachable; ``launcher`` starts one on demand.
 """
 
 from pipeline_secrets.agent.client import AgentClient, AgentSource, AgentUnavailableError
-from pipeline_secrets.agent.protocol import DEFAULT_PORT, TOKEN_HEADER
+from pipeline_secrets.agent.wire import DEFAULT_PORT, TOKEN_HEADER
 
 __all__ = ["DEFAULT_PORT", "TOKEN_HEADER", "AgentClient", "AgentSource", "AgentUnavailableError"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from pipeline_secrets.agent import protocol
+from pipeline_secrets.agent import wire
 from pipeline_secrets.errors import SecretServiceUnavailableError
 from pipeline_secrets.model import BatchResult, SecretValue
 from pipeline_secrets.source import SecretSource, map_error_code, secret_value_from_response
@@ -75,7 +75,7 @@ class AgentClient:
             parts = urlsplit(self.address)
             conn = _TCPHTTPConnection(
                 parts.hostname or "127.0.0.1",
-                parts.port or protocol.DEFAULT_PORT,
+                parts.port or wire.DEFAULT_PORT,
                 timeout=self.timeout,
             )
         self._local.conn = conn
@@ -83,7 +83,7 @@ class AgentClient:
         return conn
 
     def request(self, path: str) -> tuple[int, bytes]:
-        headers = {protocol.TOKEN_HEADER: self._token} if self._token else {}
+        headers = {wire.TOKEN_HEADER: self._token} if self._token else {}
         for attempt in (1, 2):
             conn = self._connection()
             try:
@@ -101,7 +101,7 @@ class AgentClient:
 
     def ping(self) -> bool:
         try:
-            status, _ = self.request(protocol.PING_PATH)
+            status, _ = self.request(wire.PING_PATH)
         except AgentUnavailableError:
             return False
         return status == 200
@@ -121,7 +121,7 @@ class AgentClient:
             params["versionId"] = version_id
         if refresh:
             params["refreshNow"] = "true"
-        status, body = self.request(f"{protocol.GET_PATH}?{urlencode(params)}")
+        status, body = self.request(f"{wire.GET_PATH}?{urlencode(params)}")
         if status == 200:
             import json
 
@@ -131,7 +131,7 @@ class AgentClient:
                 raise AgentUnavailableError(
                     f"secrets agent at {self.address} sent an unreadable answer for {secret_id!r}"
                 ) from exc
-        code = protocol.error_code_from_body(status, body)
+        code = wire.error_code_from_body(status, body)
         if code == "TooManyRequestsException":
             # The agent's connection cap, not AWS throttling: read directly instead.
             raise AgentUnavailableError(f"secrets agent at {self.address} is at its connection cap")
@@ -140,7 +140,7 @@ class AgentClient:
     def stats(self) -> dict[str, Any]:
         import json
 
-        status, body = self.request(protocol.STATS_PATH)
+        status, body = self.request(wire.STATS_PATH)
         if status != 200:
             raise AgentUnavailableError(f"secrets agent at {self.address}: stats HTTP {status}")
         return dict(json.loads(body))

@@ -1,12 +1,12 @@
 """Is the listener at an address a genuine agent holding our token? Asked without
 sending the token: the listener must answer a random challenge with an HMAC keyed by it
-(see :func:`pipeline_secrets.agent.protocol.identity_proof`)."""
+(see :func:`pipeline_secrets.agent.wire.identity_proof`)."""
 
 from __future__ import annotations
 
 import secrets
 
-from pipeline_secrets.agent import protocol
+from pipeline_secrets.agent import wire
 from pipeline_secrets.agent.client import AgentClient, AgentUnavailableError
 
 
@@ -18,9 +18,7 @@ def verify_listener(
     challenge = secrets.token_hex(16)
     anonymous = AgentClient(address, None, timeout=timeout)  # never sends the token
     try:
-        status, body = anonymous.request(
-            f"{protocol.PING_PATH}?{protocol.CHALLENGE_PARAM}={challenge}"
-        )
+        status, body = anonymous.request(f"{wire.PING_PATH}?{wire.CHALLENGE_PARAM}={challenge}")
     except AgentUnavailableError:
         return None
-    return status == 200 and protocol.proof_matches(token, challenge, body, config_fingerprint)
+    return status == 200 and wire.proof_matches(token, challenge, body, config_fingerprint)

@@ -5,6 +5,7 @@ endpoint (:func:`rotate_secret`, ``pipeline-secrets rotate``). No Airflow or Spa
 import; database drivers are imported only when a step connects.
 """
 
+from pipeline_secrets.rotation.checks import STEPS
 from pipeline_secrets.rotation.errors import (
     RotationConfigError,
     RotationError,
@@ -12,7 +13,6 @@ from pipeline_secrets.rotation.errors import (
 )
 from pipeline_secrets.rotation.handler import lambda_handler
 from pipeline_secrets.rotation.passwords import PasswordOptions
-from pipeline_secrets.rotation.protocol import STEPS
 from pipeline_secrets.rotation.runner import RotationResult, rotate_secret, run_step
 from pipeline_secrets.rotation.strategies import ALTERNATING, SINGLE
 

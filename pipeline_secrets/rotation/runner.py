@@ -21,15 +21,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING
-from pipeline_secrets.rotation.errors import AwsSetupError, RotationConfigError, RotationError
-from pipeline_secrets.rotation.passwords import PasswordOptions
-from pipeline_secrets.rotation.protocol import (
+from pipeline_secrets.rotation.checks import (
     FINISH,
     STEPS,
     Decision,
     check_request,
     check_step_name,
 )
+from pipeline_secrets.rotation.errors import AwsSetupError, RotationConfigError, RotationError
+from pipeline_secrets.rotation.passwords import PasswordOptions
 from pipeline_secrets.rotation.steps import STEP_FUNCTIONS, StepContext
 from pipeline_secrets.rotation.store import (
     SecretStore,

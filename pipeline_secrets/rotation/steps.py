@@ -30,11 +30,11 @@ from typing import Any
 from pipeline_secrets.classify import is_authentication_failure
 from pipeline_secrets.errors import SecretFormatError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS
+from pipeline_secrets.rotation.checks import CREATE, FINISH, SET, TEST
 from pipeline_secrets.rotation.engines import RotationEngine, engine_for
 from pipeline_secrets.rotation.errors import RotationConfigError, RotationError
 from pipeline_secrets.rotation.master import MasterEndpointError, master_connection_value
 from pipeline_secrets.rotation.passwords import PasswordOptions
-from pipeline_secrets.rotation.protocol import CREATE, FINISH, SET, TEST
 from pipeline_secrets.rotation.store import SecretStore, default_client, region_of_arn
 from pipeline_secrets.rotation.strategies import (
     ALTERNATING,

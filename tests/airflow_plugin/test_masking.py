@@ -136,6 +136,6 @@ def test_the_extra_naming_the_secret_stays_visible() -> None:
     [("true", True), ("false", False), ("a, b", ("a", "b")), ('["x"]', ("x",)), (None, False)],
 )
 def test_mask_variables_kwarg(raw: Any, expected: Any) -> None:
-    from airflow_plugin.options import parse_options
+    from airflow_plugin.backend_options import parse_options
 
     assert parse_options({"mask_variables": raw}).mask_variables == expected

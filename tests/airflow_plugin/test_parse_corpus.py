@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from airflow_plugin import connection_shapes
-from pipeline_secrets import SecretFormatError, SecretValue, parse_db_credentials
-from pipeline_secrets.engines import canonical_engine
+from pipeline_secrets import SecretFormatError, SecretValue
+from pipeline_secrets.credentials import parse_db_credentials
+from pipeline_secrets.engine_facts import canonical_engine
 from tests.pipeline_secrets.malformed_corpus import CASES as CORPUS
 from tests.pipeline_secrets.malformed_corpus import PW
 

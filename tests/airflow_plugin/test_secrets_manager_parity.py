@@ -596,7 +596,7 @@ def test_every_provider_kwarg_is_covered(tmp_path: Path) -> None:
     module = pytest.importorskip("airflow.providers.amazon.aws.secrets.secrets_manager")
     signature = inspect.signature(module.SecretsManagerBackend.__init__)
     named = [p for p in signature.parameters if p not in {"self", "kwargs"}]
-    from airflow_plugin.options import POSITIONAL_KWARGS
+    from airflow_plugin.backend_options import POSITIONAL_KWARGS
 
     assert tuple(named) == POSITIONAL_KWARGS, "the provider's positional order changed"
     accepted = {*named, *PROVIDER_CLIENT_KWARGS, *PROVIDER_AWS_EXTRAS}

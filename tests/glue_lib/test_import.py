@@ -28,7 +28,7 @@ PROBE = """
 import json, sys
 before = set(sys.modules)
 import glue_lib, glue_lib.context, glue_lib.driver_sql, glue_lib.executor
-import glue_lib.jdbc_io, glue_lib.options, glue_lib.partitions, glue_lib.dialects
+import glue_lib.jdbc_io, glue_lib.spark_options, glue_lib.partitions, glue_lib.dialects
 print(json.dumps(sorted(set(sys.modules) - before)))
 """
 

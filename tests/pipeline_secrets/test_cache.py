@@ -15,10 +15,13 @@ from pipeline_secrets import (
     SecretCache,
     SecretNotFoundError,
     SecretsManagerSource,
-    SecretThrottledError,
 )
 from pipeline_secrets.clock import ManualClock
-from pipeline_secrets.errors import SecretAccessDeniedError, SecretServiceUnavailableError
+from pipeline_secrets.errors import (
+    SecretAccessDeniedError,
+    SecretServiceUnavailableError,
+    SecretThrottledError,
+)
 from tests.pipeline_secrets.fakes import FakeSource
 
 POLICY = CachePolicy(

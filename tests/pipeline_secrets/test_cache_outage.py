@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline_secrets import CachePolicy, SecretCache, SecretServiceUnavailableError
+from pipeline_secrets import CachePolicy, SecretCache
 from pipeline_secrets.clock import ManualClock
+from pipeline_secrets.errors import SecretServiceUnavailableError
 from tests.pipeline_secrets.fakes import FakeSource
 
 

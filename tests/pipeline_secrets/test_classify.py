@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devstack.ports import free_port
-from pipeline_secrets import FailureKind, classify_failure
+from pipeline_secrets.classify import FailureKind, classify_failure
 
 
 def fail(connect):  # type: ignore[no-untyped-def]
@@ -125,7 +125,7 @@ def test_mysql_no_access_to_a_database_is_not_a_login_failure(maria_user) -> Non
 def test_sqlalchemy_wraps_the_driver_error(pg_user) -> None:  # type: ignore[no-untyped-def]
     import sqlalchemy as sa
 
-    from pipeline_secrets import parse_db_credentials
+    from pipeline_secrets.credentials import parse_db_credentials
 
     u = pg_user()
     creds = parse_db_credentials({**u, "password": "wrong-password"})

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pipeline_secrets import SecretFormatError, parse_db_credentials
+from pipeline_secrets import SecretFormatError
+from pipeline_secrets.credentials import parse_db_credentials
 from pipeline_secrets.model import SecretValue
 
 PASSWORD = "p@ss:w/o?r#d%20&x=y+z'\"\\ é"

@@ -35,13 +35,15 @@ from pipeline_secrets import (
     AuthenticationFailedError,
     CachePolicy,
     ClientSettings,
-    SecretAccessDeniedError,
     SecretCache,
-    SecretDecryptionError,
-    SecretServiceUnavailableError,
     SecretsManagerSource,
 )
 from pipeline_secrets.clock import ManualClock
+from pipeline_secrets.errors import (
+    SecretAccessDeniedError,
+    SecretDecryptionError,
+    SecretServiceUnavailableError,
+)
 from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
 
 POLICY = CachePolicy(

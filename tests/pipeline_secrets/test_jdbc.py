@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline_secrets import parse_db_credentials, to_jdbc
+from pipeline_secrets.credentials import parse_db_credentials
+from pipeline_secrets.jdbc import to_jdbc
 
 
 def creds(engine: str, **extra: object):  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline_secrets import SecretFormatError, SecretValue, parse_db_credentials
-from pipeline_secrets.credentials import FIELD_ALIASES, DatabaseCredentials
+from pipeline_secrets import SecretFormatError, SecretValue
+from pipeline_secrets.credentials import FIELD_ALIASES, DatabaseCredentials, parse_db_credentials
 from tests.leakguard import exception_text
 from tests.pipeline_secrets.malformed_corpus import CASES, MARK, Case
 

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from devstack.ports import free_port
-from pipeline_secrets import (
-    ClientSettings,
-    SecretNotFoundError,
-    SecretServiceUnavailableError,
-    SecretsManagerSource,
-)
-from pipeline_secrets.errors import SecretDeletedError
+from pipeline_secrets import ClientSettings, SecretNotFoundError, SecretsManagerSource
+from pipeline_secrets.errors import SecretDeletedError, SecretServiceUnavailableError
 
 
 def make_source(moto, **kwargs):  # type: ignore[no-untyped-def]

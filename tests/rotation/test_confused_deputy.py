@@ -27,7 +27,7 @@ from pipeline_secrets.rotation import (
 from pipeline_secrets.rotation.handler import reset_client
 from tests.rotation.conftest import MYSQL_ENGINES, all_passwords, secret_dict
 from tests.rotation.fake_servers import capture_server
-from tests.rotation.test_protocol import enable_rotation
+from tests.rotation.test_checks import enable_rotation
 
 ENGINES = ["postgres", "mariadb"]
 VIA = ["local", "lambda"]

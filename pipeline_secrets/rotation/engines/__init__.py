@@ -16,7 +16,7 @@ ENGINES: dict[str, RotationEngine] = {
 
 
 def engine_for(name: str) -> RotationEngine:
-    """The engine for a canonical engine name (see :func:`pipeline_secrets.engines`)."""
+    """The engine for a canonical engine name (see :func:`pipeline_secrets.engine_facts`)."""
     return ENGINES[name]
 
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from pipeline_secrets.agent import protocol
+from pipeline_secrets.agent import wire
 from pipeline_secrets.errors import SecretError
 from pipeline_secrets.tools.agent_server.logsafe import RateLimitedLog, printable
 
@@ -76,10 +76,10 @@ class AgentHandler(BaseHTTPRequestHandler):
             self._send(400, {"__type": "InvalidRequestException", "message": "query too long"})
             return
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        if url.path == protocol.PING_PATH:
-            self._send(200, agent.ping_answer(query.get(protocol.CHALLENGE_PARAM)))
+        if url.path == wire.PING_PATH:
+            self._send(200, agent.ping_answer(query.get(wire.CHALLENGE_PARAM)))
             return
-        if not agent.token_ok(self.headers.get(protocol.TOKEN_HEADER)):
+        if not agent.token_ok(self.headers.get(wire.TOKEN_HEADER)):
             agent.metrics.incr("forbidden")
             self.forbidden_log(
                 "agent: refused a request without a valid token (%s %s)",
@@ -88,13 +88,13 @@ class AgentHandler(BaseHTTPRequestHandler):
             )
             self._send(403, {"__type": "AccessDeniedException", "message": "bad or missing token"})
             return
-        if url.path == protocol.STATS_PATH:
+        if url.path == wire.STATS_PATH:
             self._send(200, agent.stats())
             return
-        if url.path == protocol.METRICS_PATH:
+        if url.path == wire.METRICS_PATH:
             self._send_raw(200, agent.metrics_text().encode(), "text/plain; version=0.0.4")
             return
-        if url.path != protocol.GET_PATH:
+        if url.path != wire.GET_PATH:
             self._send(404, {"__type": "InvalidRequestException", "message": "unknown path"})
             return
         self._lookup(query)
@@ -129,7 +129,7 @@ class AgentHandler(BaseHTTPRequestHandler):
                 refresh=query.get("refreshNow", "").lower() == "true",
             )
         except SecretError as exc:
-            status, body = protocol.encode_error(exc)
+            status, body = wire.encode_error(exc)
             self._send_raw(status, body)
             return
         except Exception as exc:  # never let a handler thread die silently
@@ -138,7 +138,7 @@ class AgentHandler(BaseHTTPRequestHandler):
             )
             self._send(500, {"__type": "InternalFailure", "message": type(exc).__name__})
             return
-        self._send_raw(200, protocol.encode_value(value))
+        self._send_raw(200, wire.encode_value(value))
 
     def _has_body(self) -> bool:
         if "Transfer-Encoding" in self.headers:

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline_secrets.agent import protocol
+from pipeline_secrets.agent import wire
 from pipeline_secrets.agent.identity import verify_listener
 from pipeline_secrets.agent.launcher import ensure_private_dir
 from pipeline_secrets.agent.tokenfile import check_token
@@ -70,7 +70,7 @@ class AgentConfig:
     """Where the agent listens, who may ask for what, and its limits."""
 
     host: str = "127.0.0.1"
-    port: int | None = protocol.DEFAULT_PORT
+    port: int | None = wire.DEFAULT_PORT
     unix_socket: str | None = None
     token: str | None = field(default=None, repr=False)
     prefetch_prefixes: Sequence[str] = ()
@@ -143,7 +143,7 @@ class Agent:
     def ping_answer(self, challenge: str | None) -> dict[str, Any]:
         answer: dict[str, Any] = {"status": "ok"}
         if challenge:
-            answer["proof"] = protocol.identity_proof(
+            answer["proof"] = wire.identity_proof(
                 self.token, challenge[:128], self.config.config_fingerprint
             )
         return answer

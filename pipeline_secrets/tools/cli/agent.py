@@ -206,15 +206,15 @@ def run(args: argparse.Namespace) -> int:
 
 def status_command(args: argparse.Namespace) -> int:
     """Print the agent's Prometheus counters as a short human-readable table."""
-    from pipeline_secrets.agent import protocol
+    from pipeline_secrets.agent import wire
     from pipeline_secrets.agent.client import AgentClient, AgentUnavailableError
     from pipeline_secrets.agent.tokenfile import read_token_file
     from pipeline_secrets.tools.agent_server.metrics import parse_prometheus
 
-    address = args.address or f"http://127.0.0.1:{protocol.DEFAULT_PORT}"
+    address = args.address or f"http://127.0.0.1:{wire.DEFAULT_PORT}"
     token = read_token_file(args.token_file) if args.token_file else _env_token()
     try:
-        status, body = AgentClient(address, token).request(protocol.METRICS_PATH)
+        status, body = AgentClient(address, token).request(wire.METRICS_PATH)
     except AgentUnavailableError as exc:
         print(f"pipeline-secrets agent status: {exc}", file=sys.stderr)
         return 3

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline_secrets import parse_db_credentials
+from pipeline_secrets.credentials import parse_db_credentials
 
 pytest.importorskip("airflow.providers.common.sql")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pipeline_secrets.agent import protocol
+from pipeline_secrets.agent import wire
 from pipeline_secrets.agent.client import AgentClient
 from tests.pipeline_secrets.agent.agent_proc import (
     RunningAgent,
@@ -456,7 +456,7 @@ def _get(
     agent: RunningAgent, secret_id: str, timeout: float = 2.0, **params: str
 ) -> tuple[int, bytes]:
     query = urllib.parse.urlencode({"secretId": secret_id, **params})
-    return agent.client(timeout).request(f"{protocol.GET_PATH}?{query}")
+    return agent.client(timeout).request(f"{wire.GET_PATH}?{query}")
 
 
 def test_refresh_now_flood_is_bounded(
@@ -502,7 +502,7 @@ def test_allow_list_refusals_make_no_api_call(
         assert status == 403, body
         assert b"top-value" not in body
     assert sum(moto.calls.values()) == 0, dict(moto.calls)
-    metrics = agent.client().request(protocol.METRICS_PATH)
+    metrics = agent.client().request(wire.METRICS_PATH)
     assert metrics[0] == 200 and b"pipeline_secrets_agent_refusals_total" in metrics[1]
 
 
@@ -514,14 +514,14 @@ def test_metrics_endpoint_needs_the_token(
     agents.append(agent)
     agent.client().get_secret_value("db/m")
     agent.client().get_secret_value("db/m")
-    assert AgentClient(agent.address, None).request(protocol.METRICS_PATH)[0] == 403
-    status, body = agent.client().request(protocol.METRICS_PATH)
+    assert AgentClient(agent.address, None).request(wire.METRICS_PATH)[0] == 403
+    status, body = agent.client().request(wire.METRICS_PATH)
     text = body.decode()
     assert status == 200
     assert 'pipeline_secrets_agent_api_calls_total{operation="GetSecretValue"} 1' in text
     assert "pipeline_secrets_agent_cache_hits_total 1" in text
     assert "pipeline_secrets_agent_connections_accepted_total" in text
-    stats = json.loads(agent.client().request(protocol.STATS_PATH)[1])
+    stats = json.loads(agent.client().request(wire.STATS_PATH)[1])
     assert stats["hits"] == 1
     status = subprocess.run(
         [

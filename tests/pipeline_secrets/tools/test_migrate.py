@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 import pytest
 
-from pipeline_secrets import ClientSettings, SecretsManagerSource, parse_db_credentials
+from pipeline_secrets import ClientSettings, SecretsManagerSource
+from pipeline_secrets.credentials import parse_db_credentials
 from pipeline_secrets.tools.migrate import (
     MigrationInputError,
     Targets,

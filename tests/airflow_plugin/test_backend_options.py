@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_plugin.options import POSITIONAL_KWARGS, parse_options, positional_kwargs
+from airflow_plugin.backend_options import POSITIONAL_KWARGS, parse_options, positional_kwargs
 
 
 def test_defaults_match_the_provider() -> None:

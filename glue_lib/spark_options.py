@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline_secrets.credentials import DatabaseCredentials
-from pipeline_secrets.engines import engine_info
+from pipeline_secrets.engine_facts import engine_info
 from pipeline_secrets.jdbc import to_jdbc
 from pipeline_secrets.reconnect import Reconnector
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from glue_lib import glue_connection_options, jdbc_options
-from pipeline_secrets import parse_db_credentials
+from pipeline_secrets.credentials import parse_db_credentials
 
 # Vendor-documented URL syntax (simplified to the single-host forms we render):
 #  PostgreSQL JDBC: jdbc:postgresql://host:port/database
