@@ -86,6 +86,7 @@ def test_build_lambda_zip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         names = set(zf.namelist())
         zf.extractall(tmp_path / "x")
     assert "pipeline_secrets/rotation/handler.py" in names
+    assert not any(n.startswith("pipeline_secrets/tools/") for n in names)  # no tooling
     assert "pipeline_secrets/rotation/ca-bundle.pem" in names
     assert any(n.startswith("psycopg2/_psycopg") for n in names)
     assert "pymysql/__init__.py" in names

@@ -30,6 +30,9 @@ def test_build_glue_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         assert "glue_lib" in tops and "pipeline_secrets" in tops
         assert "airflow_plugin" not in tops and not any("__pycache__" in n for n in names)
         assert "glue_lib/jdbc_io.py" in names and "pipeline_secrets/cache.py" in names
+        # Tooling (CLI, agent server, audit/scan/migrate) never ships to a job.
+        assert not any(n.startswith("pipeline_secrets/tools/") for n in names)
+        assert not any(n.endswith("entry_points.txt") for n in names)
 
 
 def test_builds_are_reproducible(tmp_path: Path) -> None:
