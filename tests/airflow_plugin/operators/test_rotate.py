@@ -139,7 +139,7 @@ def test_local_mode_masks_every_rotation_password_and_logs_none_at_debug(
     from pipeline_secrets import logfilter
 
     masked: list[str] = []
-    monkeypatch.setattr(_airflow, "mask_secret", masked.append)
+    monkeypatch.setattr(_airflow, "mask_secret", lambda value, name=None: masked.append(value))
     logfilter.uninstall()  # a fresh worker process: nothing installed the filter yet
     user = pg_user()
     put_secret("app/masked", user)
