@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # The backend kwargs that fix a SecretConfigurationError's setting.
-_SETTING_KWARGS = {"credentials": "profile_name, role_arn, aws_access_key_id/aws_secret_access_key"}
+_CREDENTIAL_KWARGS = ("profile_name", "role_arn", "aws_access_key_id", "aws_secret_access_key")
+_SETTING_KWARGS = {"credentials": " / ".join(_CREDENTIAL_KWARGS)}
 _KINDS = {"connections": "connection", "variables": "variable", "config": "configuration option"}
 
 

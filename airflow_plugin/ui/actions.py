@@ -28,18 +28,16 @@ class RotationNotConfiguredError(Exception):
 
 def refresh_now(backend: Any, name: str) -> dict[str, Any]:
     """Fetch ``name`` again into the backend's cache; ``{"secret", "version_id", "via_agent"}``."""
+    from pipeline_secrets.agent.client import AgentSource
+
     cache = backend.cache
-    source = cache.source
-    cache.invalidate(name)
-    request_refresh = getattr(source, "request_refresh", None)
-    if callable(request_refresh):
-        request_refresh(name)
+    # A forced fetch reaches an agent as refreshNow=true (the cache passes refresh=True).
     stage = backend.options.version_stage or AWSCURRENT
     value = cache.get(name, version_stage=stage, force_refresh=True)
     return {
         "secret": name,
         "version_id": value.version_id,
-        "via_agent": callable(request_refresh),
+        "via_agent": isinstance(cache.source, AgentSource),
     }
 
 

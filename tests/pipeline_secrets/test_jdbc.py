@@ -8,6 +8,12 @@ from pipeline_secrets.credentials import parse_db_credentials
 from pipeline_secrets.jdbc import to_jdbc
 
 
+@pytest.fixture(autouse=True)
+def _no_flavor_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests start from the default flavor, whatever an earlier (Spark) test set."""
+    monkeypatch.delenv("PIPELINE_SECRETS_MARIADB_JDBC_FLAVOR", raising=False)
+
+
 def creds(engine: str, **extra: object):  # type: ignore[no-untyped-def]
     return parse_db_credentials(
         {"engine": engine, "host": "db.host", "username": "etl", "password": "jdbc-pw-1", **extra}

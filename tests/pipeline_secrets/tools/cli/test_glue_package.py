@@ -61,7 +61,7 @@ def test_wheel_installs_with_pip_and_zip_imports(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    assert (target / "glue_lib" / "options.py").exists()
+    assert (target / "glue_lib" / "spark_options.py").exists()
     assert not (target / "airflow_plugin").exists()
     probe = "import glue_lib, pipeline_secrets; print(glue_lib.__file__)"
     for path in (str(target), str(art.zip)):
