@@ -5,6 +5,7 @@ never do. With ``UPDATE_SCREENSHOTS=1`` the screenshots replace docs/img/secrets
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -33,7 +34,13 @@ def keep(shot: Path, target: Path) -> None:
 
 @pytest.fixture(scope="module")
 def admin_server(ui_home: AirflowHome, plugin_path: str, ui_seeded: Seeded) -> Iterator[ApiServer]:
-    api = ApiServer(ui_home, plugin_path, {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"})
+    env = {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        # Every kind must rotate, so the page shows a FAIL verdict for the unrotated one
+        # (the default policy asks rotation of database credentials only).
+        "AIRFLOW__PIPELINE_SECRETS__AUDIT_POLICY": json.dumps({"require_rotation": True}),
+    }
+    api = ApiServer(ui_home, plugin_path, env)
     yield api
     api.stop()
 
