@@ -127,6 +127,9 @@ def ui_moto() -> Iterator[MotoServer]:
 
 @pytest.fixture(scope="session")
 def ui_seeded(ui_moto: MotoServer) -> Seeded:
+    # moto's state is per process, shared by every server in it: start from empty, so
+    # the page lists exactly what these tests seed.
+    ui_moto.reset()
     return seed(ui_moto)
 
 
