@@ -130,6 +130,7 @@ def start_agent(host: Host, run_dir: Path, env: dict[str, str], ttl_seconds: flo
         "--token-file", str(agent.token_file),
         "--prefetch-prefix", f"{stack.CONNECTIONS_PREFIX}/",
         "--prefetch-prefix", f"{stack.VARIABLES_PREFIX}/",
+        "--allow-pending",  # the rotation window: hooks log in with AWSPENDING
         "--ttl-seconds", str(ttl_seconds),
         "--region", stack.REGION,
         "--endpoint-url", f"http://{SECRETS_ADDRESS}:{SM_PORT}",
