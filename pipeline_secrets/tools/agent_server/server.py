@@ -48,6 +48,7 @@ from pipeline_secrets.tools.agent_server.connections import (
     ConnectionTracker,
     connection_cap,
 )
+from pipeline_secrets.tools.agent_server.forced import ForcedRefreshGate
 from pipeline_secrets.tools.agent_server.handler import AgentHandler
 from pipeline_secrets.tools.agent_server.logsafe import RateLimitedLog, printable
 from pipeline_secrets.tools.agent_server.metrics import AgentMetrics, render_prometheus
@@ -81,7 +82,8 @@ class AgentConfig:
     idle_exit_seconds: float = 0.0  # 0: run until stopped
     idle_timeout_seconds: float = 30.0  # an idle or trickling connection is closed after this
     max_connections: int = 800  # as AWS's agent; lowered to fit the descriptor limit
-    min_refresh_interval_seconds: float = 5.0  # refreshNow: at most one call per secret per this
+    # refreshNow: forced reads of one secret start at least this far apart (callers wait)
+    min_refresh_interval_seconds: float = 1.0
     refresh_ahead_ratio: float = 0.8  # hits past this share of the TTL refresh in the background
     prefetch_wait_seconds: float = 1.0  # a miss waits this long at most for a prefix pass
     config_fingerprint: str = ""  # set by the launcher: proven in /ping answers
@@ -134,7 +136,7 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._refreshing: set[tuple[str, str | None, str | None]] = set()
         self._refreshing_lock = threading.Lock()
-        self._last_forced: dict[tuple[str, str | None, str | None], float] = {}
+        self._forced = ForcedRefreshGate(config.min_refresh_interval_seconds)
 
     # -- request handling --------------------------------------------------------------
     def token_ok(self, sent: str | None) -> bool:
@@ -169,26 +171,45 @@ class Agent:
         refresh: bool = False,
     ) -> SecretValue:
         """A lookup the scope allowed. Cache hits never wait on prefetch; refreshNow is
-        limited; hot values are refreshed in the background before they expire."""
+        answered with a value read after the request arrived (:mod:`.forced`); hot
+        values are refreshed in the background before they expire."""
+        arrived = self._forced.now()
         if len(secret_id) > 2048:
             raise SecretRequestError("secret id too long", secret_id=secret_id[:64])
         state = self.cache.entry_state(
             secret_id, version_stage=version_stage, version_id=version_id
         )
-        if refresh and not self._refresh_allowed(secret_id, version_stage, version_id, state):
-            refresh = False  # forced moments ago, or the service is failing: no extra call
-            self.metrics.incr("refresh_suppressed")
+
+        def cached() -> SecretValue:
+            return self.cache.get(secret_id, version_stage=version_stage, version_id=version_id)
+
+        if refresh and state is not None and state.backing_off:
+            self.metrics.incr("refresh_suppressed")  # the service is failing: no extra call
+            refresh = False
+        if refresh:
+            value, fetched = self._forced.run(
+                (secret_id, version_stage, version_id),
+                arrived,
+                lambda: self.cache.get(
+                    secret_id,
+                    version_stage=version_stage,
+                    version_id=version_id,
+                    force_refresh=True,
+                ),
+                cached,
+            )
+            if not fetched:
+                self.metrics.incr("refresh_shared")
+            return value
         current = version_id is None and version_stage in (None, AWSCURRENT)
-        if not refresh and current and state is not None:
+        if current and state is not None:
             held = self._held_while_prefetching(secret_id, state)
             if held is not None:
                 return held
-        if not refresh and current and (state is None or not state.fresh):
+        if current and (state is None or not state.fresh):
             self.prefetcher.wait_for_pass(secret_id)
-        value = self.cache.get(
-            secret_id, version_stage=version_stage, version_id=version_id, force_refresh=refresh
-        )
-        if state is not None and state.fresh and not refresh and not state.backing_off:
+        value = cached()
+        if state is not None and state.fresh and not state.backing_off:
             self._maybe_refresh_ahead(secret_id, version_stage, version_id, state.expires_in)
         return value
 
@@ -201,29 +222,6 @@ class Agent:
         if held is not None:
             self.metrics.incr("served_while_prefetching")
         return held
-
-    def _refresh_allowed(
-        self,
-        secret_id: str,
-        stage: str | None,
-        version_id: str | None,
-        state: EntryState | None,
-    ) -> bool:
-        """refreshNow: at most one forced fetch per key per min_refresh_interval_seconds,
-        none while the cache backs off after a failure."""
-        if state is not None and state.backing_off:
-            return False
-        key = (secret_id, stage, version_id)
-        now = time.monotonic()
-        with self._refreshing_lock:
-            last = self._last_forced.get(key)
-            if last is not None and now - last < self.config.min_refresh_interval_seconds:
-                return False
-            self._last_forced[key] = now
-            if len(self._last_forced) > 10_000:  # forget the oldest half
-                for old in sorted(self._last_forced, key=self._last_forced.__getitem__)[:5_000]:
-                    del self._last_forced[old]
-        return True
 
     def _maybe_refresh_ahead(
         self, secret_id: str, stage: str | None, version_id: str | None, expires_in: float

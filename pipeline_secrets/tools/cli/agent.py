@@ -77,8 +77,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--min-refresh-interval-seconds",
         type=float,
-        default=5.0,
-        help="refreshNow makes at most one call per secret per this many seconds (default 5)",
+        default=1.0,
+        help=(
+            "refreshNow: forced reads of one secret start at least this many seconds apart; "
+            "a request waits for its turn, so keep it under the clients' 2 s timeout "
+            "(default 1)"
+        ),
     )
     p.add_argument(
         "--idle-timeout-seconds",

@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -459,19 +460,49 @@ def _get(
     return agent.client(timeout).request(f"{wire.GET_PATH}?{query}")
 
 
+def test_refresh_now_right_after_another_returns_what_changed(
+    moto: Any, put_secret: Any, tmp_path: Path, agents: list[RunningAgent]
+) -> None:
+    """A rotation that finishes just after another process's forced read: the next
+    refreshNow must see it. (Before the gate, a refreshNow within 5 s of the previous one
+    was answered from the cache: the old password, which the reconnect loop took for
+    "nothing new, not rotating" and failed the task; seen in the multi-host run.)"""
+    put_secret("db/r", "r-before")
+    agent = start_agent(moto, tmp_path, "--allow-prefix", "db/")
+    agents.append(agent)
+    client = agent.client()
+    assert client.get_secret_value("db/r", refresh=True).text() == "r-before"
+    put_secret("db/r", "r-after")
+    assert client.get_secret_value("db/r", refresh=True).text() == "r-after"
+
+
 def test_refresh_now_flood_is_bounded(
     moto: Any, put_secret: Any, tmp_path: Path, agents: list[RunningAgent]
 ) -> None:
     put_secret("db/r", "r-value")
-    agent = start_agent(moto, tmp_path, "--allow-prefix", "db/")
+    agent = start_agent(
+        moto, tmp_path, "--allow-prefix", "db/", "--min-refresh-interval-seconds", "0.5"
+    )
     agents.append(agent)
     assert _get(agent, "db/r")[0] == 200
+    # 40 concurrent refreshNow requests share the forced reads under way.
     moto.reset_counts()
-    for _ in range(50):
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        codes = list(pool.map(lambda _: _get(agent, "db/r", refreshNow="true")[0], range(40)))
+    elapsed = time.monotonic() - started
+    assert codes == [200] * 40
+    assert moto.calls["GetSecretValue"] <= elapsed / 0.5 + 2, (dict(moto.calls), elapsed)
+    # One after another, each request waits its turn: one call per interval, no more.
+    moto.reset_counts()
+    started = time.monotonic()
+    for _ in range(6):
         assert _get(agent, "db/r", refreshNow="true")[0] == 200
-    assert moto.calls["GetSecretValue"] == 1, dict(moto.calls)  # the first one is honoured
+    elapsed = time.monotonic() - started
+    assert moto.calls["GetSecretValue"] == 6, dict(moto.calls)
+    assert elapsed >= 5 * 0.5 - 0.05, elapsed
     # Throttled: the first forced refresh fails (botocore retries it), then backoff.
-    time.sleep(5.5)
+    time.sleep(0.6)
     moto.set_fault(lambda op: _THROTTLED if op == "GetSecretValue" else None)
     moto.reset_counts()
     started = time.monotonic()
