@@ -129,6 +129,38 @@ def read_counts(endpoint_url: str, reset: bool = False) -> Counter[str]:
         return Counter(json.loads(response.read()))
 
 
+def _current_follows_stage_moves() -> None:
+    """Make moto answer unstaged and batch reads with AWSCURRENT, as AWS does.
+
+    moto 5 answers GetSecretValue without a stage, and BatchGetSecretValue, with its
+    "default version", which UpdateSecretVersionStage never moves: after a rotation those
+    reads return the rotated-away value (../shared/NOTES.md, moto quirks). Moving
+    AWSCURRENT now moves the default version too. Idempotent; in-process only (moto's
+    state lives in the process that runs the server)."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.update_secret_version_stage
+    if getattr(original, "_current_follows_stage_moves", False):
+        return
+
+    def update_secret_version_stage(
+        self: Any,
+        secret_id: str,
+        version_stage: str,
+        remove_from_version_id: str,
+        move_to_version_id: str,
+    ) -> tuple[str, str]:
+        result = original(
+            self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+        )
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return result
+
+    update_secret_version_stage._current_follows_stage_moves = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
+
+
 def start_moto(port: int = 0, host: str = "127.0.0.1") -> MotoServer:
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import (
@@ -139,6 +171,7 @@ def start_moto(port: int = 0, host: str = "127.0.0.1") -> MotoServer:
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    _current_follows_stage_moves()
     for key, value in FAKE_ENV.items():
         os.environ.setdefault(key, value)
     middleware = _Counting(DomainDispatcherApplication(create_backend_app))

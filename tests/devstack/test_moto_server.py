@@ -50,3 +50,29 @@ def test_injected_fault(moto) -> None:  # type: ignore[no-untyped-def]
     assert info.value.response["Error"]["Code"] == "ThrottlingException"
     moto.set_fault(None)
     assert raw.get_secret_value(SecretId="c/two")["SecretString"] == "fault-value-1"
+
+
+def test_stage_moves_change_what_unstaged_and_batch_reads_return(moto) -> None:  # type: ignore[no-untyped-def]
+    """On AWS, GetSecretValue without a stage and BatchGetSecretValue return AWSCURRENT.
+    moto 5 returns its 'default version', which UpdateSecretVersionStage never moves: after
+    a rotation, the agent's prefetch re-cached the rotated-away password (the multi-host
+    run's faults then served it from the stale window). The devstack server fixes that."""
+    client = moto.client()
+    client.create_secret(Name="c/rotated", SecretString="stage-old-value")
+    old = client.get_secret_value(SecretId="c/rotated")["VersionId"]
+    new = client.put_secret_value(
+        SecretId="c/rotated", SecretString="stage-new-value", VersionStages=["AWSPENDING"]
+    )["VersionId"]
+    client.update_secret_version_stage(
+        SecretId="c/rotated", VersionStage="AWSCURRENT", MoveToVersionId=new,
+        RemoveFromVersionId=old,
+    )  # fmt: skip
+    client.update_secret_version_stage(
+        SecretId="c/rotated", VersionStage="AWSPENDING", RemoveFromVersionId=new
+    )
+    assert client.get_secret_value(SecretId="c/rotated")["VersionId"] == new
+    by_id = client.batch_get_secret_value(SecretIdList=["c/rotated"])["SecretValues"]
+    name_filter = [{"Key": "name", "Values": ["c/rotated"]}]
+    by_filter = client.batch_get_secret_value(Filters=name_filter)["SecretValues"]
+    assert [v["VersionId"] for v in by_id + by_filter] == [new, new]
+    assert "AWSCURRENT" in by_id[0]["VersionStages"]
