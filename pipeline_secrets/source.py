@@ -290,9 +290,9 @@ def map_error_code(code: str, secret_id: str, operation: str, message: str = "")
         )
     if code in _THROTTLING_CODES:
         return SecretThrottledError(f"{prefix}: throttled ({code})", secret_id=secret_id)
-    if code in {"InternalServiceError", "ServiceUnavailable", "InternalFailure"}:
-        return SecretServiceUnavailableError(f"{prefix}: {code}", secret_id=secret_id)
     detail = f": {message}" if message else ""
+    if code in {"InternalServiceError", "ServiceUnavailable", "InternalFailure"}:
+        return SecretServiceUnavailableError(f"{prefix}: {code}{detail}", secret_id=secret_id)
     return SecretRequestError(f"{prefix}: {code or 'error'}{detail}", secret_id=secret_id)
 
 

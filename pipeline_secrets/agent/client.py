@@ -131,11 +131,11 @@ class AgentClient:
                 raise AgentUnavailableError(
                     f"secrets agent at {self.address} sent an unreadable answer for {secret_id!r}"
                 ) from exc
-        code = wire.error_code_from_body(status, body)
+        code, message = wire.error_from_body(status, body)
         if code == "TooManyRequestsException":
             # The agent's connection cap, not AWS throttling: read directly instead.
             raise AgentUnavailableError(f"secrets agent at {self.address} is at its connection cap")
-        raise map_error_code(code, secret_id, "GetSecretValue (agent)")
+        raise map_error_code(code, secret_id, "GetSecretValue (agent)", message=message)
 
     def stats(self) -> dict[str, Any]:
         import json

@@ -92,16 +92,25 @@ def encode_error(error: SecretError) -> tuple[int, bytes]:
     return status, json.dumps({"__type": code, "message": str(error)}).encode("utf-8")
 
 
-def error_code_from_body(status: int, body: bytes) -> str:
-    """The AWS error code of an error response (ours or AWS's agent's)."""
+_MAX_MESSAGE = 300
+
+
+def error_from_body(status: int, body: bytes) -> tuple[str, str]:
+    """The AWS error code and message of an error response (ours or AWS's agent's).
+    Agents' messages name secret ids and causes, never values (ours: :func:`encode_error`)."""
     try:
         parsed = json.loads(body.decode("utf-8", "replace"))
     except ValueError:
         parsed = None
     if isinstance(parsed, dict):
         code = str(parsed.get("__type") or parsed.get("code") or parsed.get("Code") or "")
+        message = str(parsed.get("message") or parsed.get("Message") or "")[:_MAX_MESSAGE]
         if code:
-            return code.rsplit("#", 1)[-1]
+            return code.rsplit("#", 1)[-1], message
+    return _code_from_text(status, body), ""
+
+
+def _code_from_text(status: int, body: bytes) -> str:
     text = body.decode("utf-8", "replace")
     for _cls, _status, known in _STATUS_BY_ERROR:
         if known in text:

@@ -229,3 +229,31 @@ def test_refresh_makes_the_agent_refetch(agent: Agent, moto: Any, put_secret: An
     assert source.get_secret_value("db/r").text() == "value-before-rotation"  # agent's cache
     assert source.get_secret_value("db/r", refresh=True).text() == "value-after-rotation"
     assert source.get_secret_value("db/r").text() == "value-after-rotation"
+
+
+def test_an_agent_that_cannot_reach_secrets_manager_says_so(moto: Any) -> None:
+    """The agent's own error reaches the caller: a task on a host whose route to Secrets
+    Manager is down must fail saying so, not with a bare "InternalServiceError"."""
+    from pipeline_secrets.errors import SecretServiceUnavailableError
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead_endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+    settings = ClientSettings.create(
+        endpoint_url=dead_endpoint,
+        botocore_config={"retries": {"max_attempts": 1}, "connect_timeout": 1},
+    )
+    running = Agent(
+        SecretCache(SecretsManagerSource(settings)),
+        AgentConfig(port=0, token=TOKEN, allowed_prefixes=("db/",)),
+    )
+    running.start_in_thread()
+    try:
+        with pytest.raises(SecretServiceUnavailableError) as info:
+            AgentClient(_url(running), TOKEN).get_secret_value("db/unreachable")
+    finally:
+        running.stop()
+    message = str(info.value)
+    assert "db/unreachable" in message
+    assert "could not reach Secrets Manager" in message and "EndpointConnectionError" in message
