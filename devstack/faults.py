@@ -185,8 +185,11 @@ class FaultProxy:
             }:
                 handler.send_header(key, value)
         handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        try:
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the caller gave up waiting (its timeout)
 
 
 def _secret_ids(body: bytes) -> list[str]:

@@ -480,6 +480,12 @@ class MultiHost:
         result = ModeResult("faults", (first, first + timedelta(days=days)))
         try:
             worker1, worker2 = self.net.host("worker1"), self.net.host("worker2")
+            # The fault under test: the route fails while worker2's agent holds the
+            # current secrets (as its prefetch ensures within a TTL on a quiet host).
+            # Without this, whether it had re-read them since the rotation that just
+            # finished was a race, and a rotated-away password is a different failure.
+            for secret_id in (stack.SOURCE_SECRET_ID, stack.TARGET_SECRET_ID):
+                self.agents["worker2"].client().get_secret_value(secret_id, refresh=True)
             self.agents["worker1"].kill()
             self.net.break_route(worker2)
             self.out.say(
