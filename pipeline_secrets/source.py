@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+import botocore
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from pipeline_secrets.client import ClientFactory, ClientSettings
 from pipeline_secrets.errors import (
     SecretAccessDeniedError,
+    SecretConfigurationError,
     SecretDecryptionError,
     SecretDeletedError,
     SecretError,
@@ -35,6 +38,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BATCH_LIMIT = 20
+# botocore before 1.33 has no BatchGetSecretValue (AWS Glue 4.0 bundles 1.27.59): batch_get
+# then reads one GetSecretValue per secret, and says so once per process.
+_batch_fallback_logged = False
+_batch_fallback_lock = threading.Lock()
 _THROTTLING_CODES = {
     "ThrottlingException",
     "Throttling",
@@ -88,6 +95,7 @@ class SecretsManagerSource:
     ) -> None:
         self.clients = clients or ClientFactory(settings)
         self.stats = stats or Stats()
+        self._has_batch_api: bool | None = None
 
     # -- single values -------------------------------------------------------------
     def get_secret_value(
@@ -129,9 +137,15 @@ class SecretsManagerSource:
 
         Per-secret failures are returned in ``errors``, never raised. Errors of the
         call itself (throttling, access denied to the operation) are raised.
+
+        With a botocore that has no BatchGetSecretValue (before 1.33; AWS Glue 4.0's is
+        1.27.59), the same result comes from one GetSecretValue per secret (after one
+        ListSecrets pass for a prefix).
         """
         if (secret_ids is None) == (name_prefix is None):
             raise ValueError("give either secret_ids or name_prefix")
+        if not self._batch_api_available():
+            return self._batch_get_one_by_one(secret_ids, name_prefix)
         values: dict[str, SecretValue] = {}
         errors: dict[str, SecretError] = {}
         if secret_ids is not None:
@@ -153,10 +167,14 @@ class SecretsManagerSource:
         return BatchResult(values=values, errors=errors)
 
     def list_secrets(self, name_prefix: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every secret's metadata (no values), optionally under a name prefix."""
+        """Every secret's metadata (no values), optionally under a name prefix.
+
+        Secrets scheduled for deletion are left out: ListSecrets' default, so the
+        request does not name ``IncludePlannedDeletion``, which older botocore (AWS Glue
+        4.0's 1.27.59) rejects."""
         token: str | None = None
         while True:
-            request: dict[str, Any] = {"MaxResults": 100, "IncludePlannedDeletion": False}
+            request: dict[str, Any] = {"MaxResults": 100}
             if name_prefix:
                 request["Filters"] = [{"Key": "name", "Values": [name_prefix]}]
             if token:
@@ -170,6 +188,55 @@ class SecretsManagerSource:
             token = page.get("NextToken")
             if not token:
                 return
+
+    def _batch_api_available(self) -> bool:
+        """Does this botocore's Secrets Manager client have BatchGetSecretValue?"""
+        if self._has_batch_api is None:
+            try:
+                client = self.clients.client(self.clients.regions()[0])
+            except (BotoCoreError, ValueError):
+                return True  # the batch call reports the configuration problem, mapped
+            self._has_batch_api = hasattr(client, "batch_get_secret_value")
+        return self._has_batch_api
+
+    def _batch_get_one_by_one(
+        self, secret_ids: Sequence[str] | None, name_prefix: str | None
+    ) -> BatchResult:
+        """batch_get's result without BatchGetSecretValue: GetSecretValue per secret.
+
+        As with the batch call, a secret's own failure (not found, access denied, KMS)
+        goes into ``errors``; what would fail the batch call itself (throttling, an
+        outage, a configuration mistake) is raised."""
+        global _batch_fallback_logged
+        with _batch_fallback_lock:
+            first = not _batch_fallback_logged
+            _batch_fallback_logged = True
+        if first:
+            log.warning(
+                "botocore %s has no BatchGetSecretValue (botocore 1.33 or later has it): "
+                "prefetching with one GetSecretValue per secret%s instead",
+                botocore.__version__,
+                " (after ListSecrets for a name prefix)" if name_prefix is not None else "",
+            )
+        if secret_ids is None:
+            assert name_prefix is not None
+            names = [str(entry["Name"]) for entry in self.list_secrets(name_prefix)]
+        else:
+            names = list(dict.fromkeys(secret_ids))
+        values: dict[str, SecretValue] = {}
+        errors: dict[str, SecretError] = {}
+        for secret_id in names:
+            try:
+                values[secret_id] = self.get_secret_value(secret_id)
+            except (
+                SecretThrottledError,
+                SecretServiceUnavailableError,
+                SecretConfigurationError,
+            ):
+                raise
+            except SecretError as exc:
+                errors[secret_id] = exc
+        return BatchResult(values=values, errors=errors)
 
     def _batch_pages(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         token: str | None = None

@@ -313,3 +313,26 @@ def test_a_not_found_from_an_older_fetch_does_not_satisfy_a_later_mark() -> None
     source.pending["p"] = ("v9", "pending-value")
     value = cache.get("p", version_stage="AWSPENDING", fetched_after=mark)
     assert value.version_id == "v9"
+
+
+def test_prefetch_on_botocore_without_batch_api(moto, put_secret, monkeypatch):  # type: ignore[no-untyped-def]
+    """AWS Glue 4.0's botocore (1.27.59) has no BatchGetSecretValue: prefetch still fills
+    the cache and the listing (ListSecrets + one GetSecretValue each), no AttributeError."""
+    from pipeline_secrets import source as source_module
+    from tests.pipeline_secrets.old_botocore import OldBotocoreFactory
+
+    monkeypatch.setattr(source_module, "_batch_fallback_logged", False, raising=False)
+    for i in range(5):
+        put_secret(f"glue4/vars/v{i}", f"value-number-{i}")
+    settings = ClientSettings.create(endpoint_url=moto.endpoint_url, region_name="us-east-1")
+    cache = SecretCache(SecretsManagerSource(clients=OldBotocoreFactory(settings)))
+    moto.reset_counts()
+    cache.prefetch(name_prefix="glue4/vars/")
+    cache.prefetch(["glue4/vars/v1", "glue4/absent"])
+    assert moto.calls == {"ListSecrets": 1, "GetSecretValue": 7}
+    assert cache.get("glue4/vars/v3").secret_string == "value-number-3"
+    with pytest.raises(SecretNotFoundError):
+        cache.get("glue4/vars/absent")  # answered by the listing
+    with pytest.raises(SecretNotFoundError):
+        cache.get("glue4/absent")  # answered by the negative entry
+    assert moto.calls == {"ListSecrets": 1, "GetSecretValue": 7}  # no call for any of them

@@ -191,3 +191,97 @@ def test_forced_refresh_through_an_agent_sends_refresh_now(  # type: ignore[no-u
     # An ordinary lookup within the TTL costs nothing anywhere.
     assert cache.get("db/through-agent").text() == "value-9"
     assert moto.calls["GetSecretValue"] == 8
+
+
+# -- botocore without BatchGetSecretValue (AWS Glue 4.0 bundles botocore 1.27.59) --------
+def old_botocore_source(moto):  # type: ignore[no-untyped-def]
+    from tests.pipeline_secrets.old_botocore import OldBotocoreFactory
+
+    settings = ClientSettings.create(endpoint_url=moto.endpoint_url, region_name="us-east-1")
+    return SecretsManagerSource(clients=OldBotocoreFactory(settings))
+
+
+@pytest.fixture
+def batch_fallback_log(monkeypatch, caplog):  # type: ignore[no-untyped-def]
+    """The one-time line about the missing BatchGetSecretValue, as if first in the process."""
+    from pipeline_secrets import source as source_module
+
+    monkeypatch.setattr(source_module, "_batch_fallback_logged", False, raising=False)
+
+    def lines() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "pipeline_secrets.source" and "BatchGetSecretValue" in r.getMessage()
+        ]
+
+    return lines
+
+
+def test_batch_get_without_batch_api_gets_one_by_one(  # type: ignore[no-untyped-def]
+    moto, put_secret, batch_fallback_log
+) -> None:
+    names = [f"old/s{i:02d}" for i in range(23)]  # more than one batch's worth
+    for name in names:
+        put_secret(name, f"value-of-{name}")
+    source = old_botocore_source(moto)
+    result = source.batch_get([*names, "old/absent", names[0]])
+    assert set(result.values) == set(names)
+    assert result.values["old/s07"].secret_string == "value-of-old/s07"
+    assert set(result.errors) == {"old/absent"}
+    assert isinstance(result.errors["old/absent"], SecretNotFoundError)
+    assert source.stats.api_calls("GetSecretValue") == 24  # duplicates asked once
+    assert source.stats.api_calls("BatchGetSecretValue") == 0
+    assert moto.calls["GetSecretValue"] == 24 and "BatchGetSecretValue" not in moto.calls
+
+    by_prefix = source.batch_get(name_prefix="old/")
+    assert set(by_prefix.values) == set(names) and not by_prefix.errors
+    assert source.stats.api_calls("ListSecrets") == 1
+    # One line for the process, naming what is missing and what happens instead.
+    old_botocore_source(moto).batch_get(["old/s01"])
+    [line] = batch_fallback_log()
+    assert "botocore" in line and "one GetSecretValue per secret" in line
+
+
+def test_batch_fallback_raises_what_the_batch_call_would_raise(  # type: ignore[no-untyped-def]
+    moto, put_secret, batch_fallback_log
+) -> None:
+    """Throttling is an error of the call, not of one secret: raised, as BatchGetSecretValue's
+    own throttling is; access denied to one secret is that secret's error."""
+    from pipeline_secrets.errors import SecretAccessDeniedError, SecretThrottledError
+
+    put_secret("old/a", "value-a-123456")
+    put_secret("old/b", "value-b-123456")
+    source = old_botocore_source(moto)
+    denied = {"__type": "AccessDeniedException", "message": "not allowed"}
+    moto.set_fault(lambda op: (400, denied) if op == "GetSecretValue" else None)
+    result = source.batch_get(["old/a", "old/b"])
+    assert not result.values
+    assert all(isinstance(e, SecretAccessDeniedError) for e in result.errors.values())
+    throttled = {"__type": "ThrottlingException", "message": "slow down"}
+    moto.set_fault(lambda op: (400, throttled) if op == "GetSecretValue" else None)
+    with pytest.raises(SecretThrottledError):
+        make_source_fast_fail(moto).batch_get(["old/a"])
+
+
+def make_source_fast_fail(moto):  # type: ignore[no-untyped-def]
+    from tests.pipeline_secrets.old_botocore import OldBotocoreFactory
+
+    settings = ClientSettings.create(
+        endpoint_url=moto.endpoint_url,
+        region_name="us-east-1",
+        botocore_config={"retries": {"mode": "standard", "max_attempts": 1}},
+    )
+    return SecretsManagerSource(clients=OldBotocoreFactory(settings))
+
+
+def test_list_secrets_on_botocore_without_include_planned_deletion(  # type: ignore[no-untyped-def]
+    moto, put_secret
+) -> None:
+    """botocore 1.27.59's ListSecrets has no IncludePlannedDeletion: leaving it out is
+    the same request (planned deletions are excluded by default)."""
+    put_secret("old/kept", "value-kept-1234")
+    put_secret("old/going", "value-going-1234")
+    moto.client().delete_secret(SecretId="old/going", RecoveryWindowInDays=7)
+    for source in (make_source(moto), old_botocore_source(moto)):
+        assert [e["Name"] for e in source.list_secrets("old/")] == ["old/kept"]

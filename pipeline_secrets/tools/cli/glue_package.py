@@ -1,9 +1,10 @@
 """``pipeline-secrets build-glue --output DIR``: the files a Glue job needs.
 
 * a wheel (``pipeline_secrets-<version>-py3-none-any.whl``) for
-  ``--additional-python-modules``: the core and ``glue_lib``, depending on boto3 only,
-  with a floor that the boto3 bundled with Glue 4.0 and 5.0 already meets, so pip has
-  nothing to download (a job in a VPC without NAT cannot);
+  ``--additional-python-modules``: the core and ``glue_lib``, with no requirement pip
+  would resolve, so pip has nothing to download (a job in a VPC without NAT cannot):
+  it runs on the boto3 that Glue provides, and names boto3 only under the extra
+  ``[boto3]``, for installs elsewhere;
 * a zip (``pipeline_secrets_glue-<version>.zip``) for ``--extra-py-files``: the same two
   packages at the zip's root, for jobs that cannot pip-install.
 
@@ -29,12 +30,19 @@ PACKAGES = ("pipeline_secrets", "glue_lib")
 # Tooling (CLI, agent server, audit/scan/migrate) never runs inside a job.
 EXCLUDED = ("pipeline_secrets/tools/",)
 DIST_NAME = "pipeline-secrets"
-# What the Glue path calls (GetSecretValue, DescribeSecret, ListSecrets) is in every
-# boto3 of the last years; Glue 4.0 bundles boto3 1.26.x and Glue 5.0 1.34.x (AWS's
-# "Python modules already provided in AWS Glue"). BatchGetSecretValue (prefetch) needs
-# boto3 1.33+, i.e. Glue 5.0 or an upgraded boto3.
-GLUE_BOTO3_FLOOR = "1.26"
-REQUIRES = (f"boto3>={GLUE_BOTO3_FLOOR}",)
+# AWS Glue provides boto3 ("Python modules already provided in AWS Glue",
+# docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-python-libraries.html):
+# Glue 4.0 boto3 1.24.70 with botocore 1.27.59, Glue 5.0 1.34.131 (both), Glue 5.1
+# 1.40.61 (both). The wheel runs on each (tests/glue_lib/test_glue_bundled_boto3.py runs
+# it on 4.0's and 5.0's); on botocore before 1.33 (Glue 4.0) prefetching has no
+# BatchGetSecretValue and reads one GetSecretValue per secret.
+GLUE_BOTO3_FLOOR = "1.24"
+# boto3 is named under an extra only, never as a plain requirement: Glue 4.0's own set
+# does not satisfy boto3 1.24.70's requirement botocore>=1.27.70, so pip, resolving any
+# requirement on boto3, goes looking for a newer botocore: a failed install without NAT,
+# a replaced botocore with it.
+BOTO3_EXTRA = "boto3"
+REQUIRES = (f'boto3>={GLUE_BOTO3_FLOOR}; extra == "{BOTO3_EXTRA}"',)
 OLDEST_PYTHON = (3, 10)  # Glue 4.0
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -136,6 +144,7 @@ def build(output: Path, version: str | None = None) -> GlueArtifacts:
             "Summary: AWS Secrets Manager for data pipelines (core + glue_lib build for AWS Glue)",
             "License: Apache-2.0",
             f"Requires-Python: >={OLDEST_PYTHON[0]}.{OLDEST_PYTHON[1]}",
+            f"Provides-Extra: {BOTO3_EXTRA}",
             *(f"Requires-Dist: {req}" for req in REQUIRES),
             "",
         ]

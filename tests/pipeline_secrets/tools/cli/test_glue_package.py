@@ -15,6 +15,12 @@ from pipeline_secrets.tools.cli.glue_package import build, check_syntax
 
 ROOT = Path(__file__).resolve().parents[4]
 
+# The boto3 each Glue version bundles, from AWS's "Python modules already provided in
+# AWS Glue" (docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-python-libraries.html
+# #glue-modules-provided). The wheel's floor must admit every one of them, or pip reaches
+# for PyPI, which a job in a VPC without NAT cannot (issue #17).
+GLUE_BUNDLED_BOTO3 = {"4.0": "1.24.70", "5.0": "1.34.131", "5.1": "1.40.61"}
+
 
 def test_build_glue_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "dist"
@@ -85,9 +91,11 @@ def test_syntax_check_rejects_newer_python(tmp_path: Path) -> None:
 
 
 def test_wheel_needs_nothing_glue_does_not_ship(tmp_path: Path) -> None:
-    """Offline install: a fresh venv, ``pip install --no-index --no-deps``, then import
-    (boto3 comes from outside, as Glue provides it); the declared floor is met by the
-    boto3 that Glue 4.0 (1.26.x) and Glue 5.0 (1.34.x) bundle."""
+    """Offline install: a fresh venv without boto3, ``pip install --no-index`` (pip
+    resolves requirements, as Glue's does), then import (boto3 comes from outside, as
+    Glue provides it). boto3 is named only under the ``boto3`` extra, with a floor that
+    the boto3 of Glue 4.0, 5.0 and 5.1 meets (``GLUE_BUNDLED_BOTO3``).
+    tests/glue_lib/test_glue_bundled_boto3.py installs it on Glue's exact AWS stack."""
     from packaging.requirements import Requirement
 
     art = build(tmp_path / "dist")
@@ -102,15 +110,21 @@ def test_wheel_needs_nothing_glue_does_not_ship(tmp_path: Path) -> None:
         if line.startswith("Requires-Dist:")
     ]
     assert [r.name for r in requires] == ["boto3"]
-    for bundled in ("1.26.0", "1.34.0"):
-        assert requires[0].specifier.contains(bundled), (bundled, str(requires[0]))
+    for glue, bundled in GLUE_BUNDLED_BOTO3.items():
+        assert requires[0].specifier.contains(bundled), (glue, bundled, str(requires[0]))
+    # Only with the extra: a plain requirement on boto3 makes pip resolve boto3's own
+    # requirements, which Glue 4.0's botocore (1.27.59) does not meet.
+    assert requires[0].marker is not None
+    assert requires[0].marker.evaluate({"extra": "boto3"})
+    assert not requires[0].marker.evaluate({"extra": ""})
+    assert "Provides-Extra: boto3" in metadata
     assert "Requires-Python: >=3.10" in metadata
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     python = venv / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--no-index", "--no-deps", str(art.wheel)],
+        [str(python), "-m", "pip", "install", "--isolated", "--no-index", str(art.wheel)],
         capture_output=True,
         text=True,
         check=False,
