@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,17 @@ class EngineInfo:
     jdbc_driver: str
     family: str  # "postgres", "mysql", "oracle", "sqlserver"
 
+
+_MYSQL = EngineInfo(
+    "mysql",
+    3306,
+    None,
+    "mysql",
+    "mysql+pymysql",
+    "jdbc:mysql",
+    "com.mysql.cj.jdbc.Driver",
+    "mysql",
+)
 
 ENGINES: dict[str, EngineInfo] = {
     "postgres": EngineInfo(
@@ -38,28 +49,10 @@ ENGINES: dict[str, EngineInfo] = {
         "com.amazon.redshift.jdbc42.Driver",
         "postgres",
     ),
-    "mysql": EngineInfo(
-        "mysql",
-        3306,
-        None,
-        "mysql",
-        "mysql+pymysql",
-        "jdbc:mysql",
-        "com.mysql.cj.jdbc.Driver",
-        "mysql",
-    ),
-    "mariadb": EngineInfo(
-        # Glue reaches MariaDB through the MySQL driver and URL; see jdbc.py for the
-        # MariaDB Connector/J alternative.
-        "mariadb",
-        3306,
-        None,
-        "mysql",
-        "mysql+pymysql",
-        "jdbc:mysql",
-        "com.mysql.cj.jdbc.Driver",
-        "mysql",
-    ),
+    "mysql": _MYSQL,
+    # Glue reaches MariaDB through the MySQL driver and URL; see jdbc.py for the
+    # MariaDB Connector/J alternative.
+    "mariadb": replace(_MYSQL, name="mariadb"),
     "oracle": EngineInfo(
         "oracle",
         1521,

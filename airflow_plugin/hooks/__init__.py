@@ -5,8 +5,9 @@ Imported lazily so that ``import airflow_plugin.hooks`` does not pull in every p
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from airflow_plugin import _lazy
 
 _EXPORTS = {
     "SecretsManagerHook": "airflow_plugin.hooks.secrets_manager",
@@ -19,7 +20,4 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(name)
-    return getattr(importlib.import_module(module), name)
+    return _lazy.load(_EXPORTS, name)

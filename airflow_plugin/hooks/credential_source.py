@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -44,6 +44,8 @@ T = TypeVar("T")
 
 # Extras that configure our hooks; never passed on to a database driver.
 HOOK_EXTRAS = frozenset({"credentials_id", "secret_id", "secrets_conn_id"})
+# The fields a resolved connection hands on to the hook (its extra: _driver_extra).
+_CONNECTION_FIELDS = ("host", "port", "login", "password", "schema")
 # Secret keys a PostgreSQL-family driver understands (others stay out of connect()).
 _PG_SECRET_EXTRAS = tuple(DBAPI_EXTRAS["psycopg2"])  # the core's one per-driver table
 
@@ -76,14 +78,17 @@ class ConnectionTemplate:
                 out["dbname"] = self.base.schema
         return out
 
-    def _extra(self) -> dict[str, Any]:
-        extra = dict(self.base.extra_dejson) if self.base is not None else {}
-        for key in HOOK_EXTRAS:
-            extra.pop(key, None)
-        return extra
+    def _connection(self, extra: dict[str, Any], **fields: Any) -> Connection:
+        """A Connection with this template's conn id and type."""
+        return Connection(
+            conn_id=self.conn_id,
+            conn_type=self.conn_type,
+            extra=json.dumps(extra) if extra else None,
+            **fields,
+        )
 
     def from_credentials(self, creds: DatabaseCredentials) -> Connection:
-        extra = self._extra()
+        extra = _driver_extra(self.base.extra_dejson if self.base is not None else {})
         if self.conn_type in {"postgres", "redshift"}:
             if creds.ssl_mode and "sslmode" not in extra:
                 extra["sslmode"] = creds.ssl_mode
@@ -97,31 +102,24 @@ class ConnectionTemplate:
             for key in MYSQL_CA_KEYS:  # the secret's CA reaches the MySQL hook too
                 if creds.extras.get(key) and not any(k in extra for k in MYSQL_CA_KEYS):
                     extra[key] = creds.extras[key]
-        return Connection(
-            conn_id=self.conn_id,
-            conn_type=self.conn_type,
+        return self._connection(
+            extra,
             host=creds.host,
             port=creds.effective_port,
             login=creds.username,
             password=creds.password,
             schema=creds.dbname,
-            extra=json.dumps(extra) if extra else None,
         )
 
     def from_connection(self, conn: Connection) -> Connection:
-        extra = dict(conn.extra_dejson)
-        for key in HOOK_EXTRAS:
-            extra.pop(key, None)
-        return Connection(
-            conn_id=self.conn_id,
-            conn_type=self.conn_type,
-            host=conn.host,
-            port=conn.port,
-            login=conn.login,
-            password=conn.password,
-            schema=conn.schema,
-            extra=json.dumps(extra) if extra else None,
-        )
+        """``conn``'s endpoint and credentials under this template's conn id and type."""
+        fields = {name: getattr(conn, name) for name in _CONNECTION_FIELDS}
+        return self._connection(_driver_extra(conn.extra_dejson), **fields)
+
+
+def _driver_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection's extra without the keys that configure our hooks."""
+    return {key: value for key, value in extra.items() if key not in HOOK_EXTRAS}
 
 
 class SecretSource:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from airflow_plugin import _lazy
 
 _EXPORTS = {
     "RotateSecretOperator": "airflow_plugin.operators.rotate",
@@ -14,7 +15,4 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(name)
-    return getattr(importlib.import_module(module), name)
+    return _lazy.load(_EXPORTS, name)

@@ -134,31 +134,30 @@ def create_app(
         report = inventory.build_inventory(backend, policy, usage=usage_provider())
         return report.to_dict()
 
-    @app.post("/api/secrets/refresh", dependencies=json_only)
-    def refresh(user: Reader, secret: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
+    def act(
+        action: str, run: Callable[[Any, str], dict[str, Any]], secret: str, user: str, done: str
+    ) -> dict[str, Any]:
+        """``run`` on a secret this backend serves, recorded as ``action``: ``done`` with the
+        version it returns; ``refused`` (409) without rotation configured; ``failed`` (502)."""
         backend = backend_or_503()
         served_or_404(backend, secret)
         try:
-            result = actions.refresh_now(backend, secret)
+            result = run(backend, secret)
+        except actions.RotationNotConfiguredError as exc:
+            actions.record(action, secret, user, "refused", "no rotation")
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         except actions.SecretError as exc:
-            actions.record("refresh_now", secret, user, "failed", type(exc).__name__)
+            actions.record(action, secret, user, "failed", type(exc).__name__)
             raise HTTPException(status.HTTP_502_BAD_GATEWAY, actions.describe(exc)) from None
-        actions.record("refresh_now", secret, user, "ok", str(result["version_id"]))
+        actions.record(action, secret, user, done, str(result["version_id"]))
         return result
+
+    @app.post("/api/secrets/refresh", dependencies=json_only)
+    def refresh(user: Reader, secret: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
+        return act("refresh_now", actions.refresh_now, secret, user, done="ok")
 
     @app.post("/api/secrets/rotate", dependencies=json_only)
     def rotate(user: Editor, secret: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
-        backend = backend_or_503()
-        served_or_404(backend, secret)
-        try:
-            result = actions.rotate_now(backend, secret)
-        except actions.RotationNotConfiguredError as exc:
-            actions.record("rotate_now", secret, user, "refused", "no rotation")
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-        except actions.SecretError as exc:
-            actions.record("rotate_now", secret, user, "failed", type(exc).__name__)
-            raise HTTPException(status.HTTP_502_BAD_GATEWAY, actions.describe(exc)) from None
-        actions.record("rotate_now", secret, user, "started", str(result["version_id"]))
-        return result
+        return act("rotate_now", actions.rotate_now, secret, user, done="started")
 
     return app

@@ -30,7 +30,7 @@ from pipeline_secrets.rotation.checks import (
 )
 from pipeline_secrets.rotation.errors import AwsSetupError, RotationConfigError, RotationError
 from pipeline_secrets.rotation.passwords import PasswordOptions
-from pipeline_secrets.rotation.steps import STEP_FUNCTIONS, StepContext
+from pipeline_secrets.rotation.steps import STEP_FUNCTIONS, StepContext, StepOptions
 from pipeline_secrets.rotation.store import (
     SecretStore,
     aws_setup_problem,
@@ -52,7 +52,6 @@ class RotationResult:
     finished: bool = False  # AWSCURRENT is the new version
 
 
-@rotation_step_metrics
 def run_step(
     step: str,
     secret_id: str,
@@ -74,6 +73,19 @@ def run_step(
     secret's endpoint (default: the project's client factory). Raises
     :class:`RotationError`.
     """
+    options = StepOptions(
+        master_client=master_client,
+        password_options=password_options,
+        on_password=on_password,
+        rds_clients=rds_clients,
+    )
+    _run_step(step, secret_id, token, client=client, options=options, local=local)
+
+
+@rotation_step_metrics
+def _run_step(
+    step: str, secret_id: str, token: str, *, client: Any | None, options: StepOptions, local: bool
+) -> None:
     check_step_name(step, secret_id)
     client = _client_or_default(client, step, secret_id)
     store = SecretStore(client, secret_id)
@@ -85,16 +97,7 @@ def run_step(
             if step == FINISH:
                 store.drop_pending(token)  # a crash between the two stage moves
             return
-        ctx = StepContext(
-            store=store,
-            token=token,
-            step=step,
-            master_client=master_client,
-            password_options=password_options,
-            on_password=on_password,
-            rds_clients=rds_clients,
-        )
-        STEP_FUNCTIONS[step](ctx)
+        STEP_FUNCTIONS[step](StepContext(store=store, token=token, step=step, options=options))
     except RotationError:
         raise
     except Exception as exc:
@@ -172,19 +175,15 @@ def rotate_secret(
         else:
             token = str(uuid.uuid4())
     log.info("rotating secret %r (version %s)", secret_id, token)
+    options = StepOptions(
+        master_client=master_client,
+        password_options=password_options,
+        on_password=on_password,
+        rds_clients=rds_clients,
+    )
     done: list[str] = []
     for step in STEPS:
-        run_step(
-            step,
-            secret_id,
-            token,
-            client=client,
-            master_client=master_client,
-            password_options=password_options,
-            local=True,
-            on_password=on_password,
-            rds_clients=rds_clients,
-        )
+        _run_step(step, secret_id, token, client=client, options=options, local=True)
         done.append(step)
         if on_step is not None:
             on_step(step)

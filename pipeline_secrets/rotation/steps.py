@@ -54,12 +54,9 @@ class StepContext:
     store: SecretStore
     token: str
     step: str
-    master_client: Any | None = None
-    password_options: PasswordOptions | None = None
+    options: StepOptions
     engines: Callable[[str], RotationEngine] = engine_for
     known_passwords: list[str] = field(default_factory=list)  # redacted from errors
-    on_password: Callable[[str], None] | None = None  # e.g. Airflow's masker
-    rds_clients: Callable[[str | None], Any] | None = None  # region -> RDS client
 
     @property
     def secret_id(self) -> str:
@@ -76,8 +73,8 @@ class StepContext:
         """A password this step handles: redacted from errors, given to ``on_password``."""
         if isinstance(password, str) and password:
             self.known_passwords.append(password)
-            if self.on_password is not None:
-                self.on_password(password)
+            if self.options.on_password is not None:
+                self.options.on_password(password)
 
     def target(self, secret: Mapping[str, Any], label: str, **kw: Any) -> DbTarget:
         self.remember(secret.get("password"))
@@ -102,6 +99,16 @@ class StepContext:
         return value
 
 
+@dataclass(frozen=True)
+class StepOptions:
+    """What the caller of a rotation gives each of its steps."""
+
+    master_client: Any | None = None  # for the master secret (default: its region's)
+    password_options: PasswordOptions | None = None  # default: from the environment
+    on_password: Callable[[str], None] | None = None  # e.g. Airflow's masker
+    rds_clients: Callable[[str | None], Any] | None = None  # region -> RDS client
+
+
 # -- createSecret ------------------------------------------------------------------------
 def create_secret(ctx: StepContext) -> None:
     current = ctx.current()
@@ -115,7 +122,7 @@ def create_secret(ctx: StepContext) -> None:
         return
     engine = ctx.engines(target.engine)
     try:
-        options = ctx.password_options or PasswordOptions.from_env()
+        options = ctx.options.password_options or PasswordOptions.from_env()
     except ValueError as exc:
         raise RotationConfigError(CREATE, ctx.secret_id, str(exc)) from None
     problems = options.problems(target.engine)
@@ -237,7 +244,7 @@ def _set_alternating(
         master_value = master_store.get_dict(AWSCURRENT)
         ctx.remember(master_value.get("password"))
         connection_value = master_connection_value(
-            master_value, master_store, ctx.rds_clients or _rds_client
+            master_value, master_store, ctx.options.rds_clients or _rds_client
         )
     except MasterEndpointError as exc:
         raise RotationConfigError(
@@ -301,8 +308,8 @@ def _rds_client(region: str | None) -> Any:
 
 
 def _master_client(ctx: StepContext, master_arn: str) -> Any:
-    if ctx.master_client is not None:
-        return ctx.master_client
+    if ctx.options.master_client is not None:
+        return ctx.options.master_client
     client = ctx.store.client
     region = region_of_arn(master_arn)
     if region and region != getattr(client.meta, "region_name", region):

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,28 +125,29 @@ def _import() -> Any:
     return connection_import
 
 
-def connection_from_uri(uri: str, conn_id: str, parser: str | None = None) -> dict[str, Any]:
+@contextmanager
+def _connection_import() -> Iterator[Any]:
+    """The Airflow-format parser, its input errors raised as ours."""
     module = _import()
     try:
-        return dict(module.connection_from_uri(uri, conn_id, parser))
+        yield module
     except module.ConnectionInputError as exc:
         raise MigrationInputError(str(exc)) from None
+
+
+def connection_from_uri(uri: str, conn_id: str, parser: str | None = None) -> dict[str, Any]:
+    with _connection_import() as module:
+        return dict(module.connection_from_uri(uri, conn_id, parser))
 
 
 def connection_from_value(value: Any, conn_id: str, parser: str | None = None) -> dict[str, Any]:
-    module = _import()
-    try:
+    with _connection_import() as module:
         return dict(module.connection_from_value(value, conn_id, parser))
-    except module.ConnectionInputError as exc:
-        raise MigrationInputError(str(exc)) from None
 
 
 def _valid_key(key: str, where: str) -> str:
-    module = _import()
-    try:
+    with _connection_import() as module:
         return str(module.validate_conn_id(key, where))
-    except module.ConnectionInputError as exc:
-        raise MigrationInputError(str(exc)) from None
 
 
 def _connection_item(conn_id: str, value: Any, origin: str, targets: Targets) -> MigrationItem:

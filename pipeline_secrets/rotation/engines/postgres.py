@@ -94,33 +94,48 @@ class PostgresEngine:
             cur.execute(stmt)
         conn.commit()
 
+    #: does a user exist (``%s`` its name); create it, or reset its password ({} the
+    #: user, {} the password literal)
+    user_exists_sql = "SELECT 1 FROM pg_roles WHERE rolname = %s"
+    create_user_sql = "CREATE ROLE {} WITH LOGIN PASSWORD {}"
+    reset_user_sql = "ALTER ROLE {} WITH LOGIN PASSWORD {}"
+
     def upsert_user(
         self, master_conn: Any, *, template_user: str, user: str, password: str
     ) -> None:
-        """Create ``user`` as a member of ``template_user`` (so it inherits its privileges
-        and may use its objects), or reset its password; one transaction. The original
-        user gets no membership in its clone (that would be a cycle): it holds the
-        privileges itself."""
+        """Create ``user``, or reset its password, and give it the privileges of
+        ``template_user`` (:meth:`_inherit_privileges`); one transaction."""
         from psycopg2 import sql
 
         ident = sql.Identifier(user)
         secret = self.password_sql(master_conn, user, password)
         with master_conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(ident, secret))
-            else:
-                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(ident, secret))
-            # Skip when either role already belongs to the other: the clone is a member
-            # of the original user, and the original owns its privileges itself.
-            cur.execute(
-                "SELECT pg_has_role(%s, %s, 'MEMBER') OR pg_has_role(%s, %s, 'MEMBER')",
-                (user, template_user, template_user, user),
-            )
-            row = cur.fetchone()
-            if not (row and row[0]):
-                cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(template_user), ident))
+            cur.execute(self.user_exists_sql, (user,))
+            exists = cur.fetchone() is not None
+            statement = self.reset_user_sql if exists else self.create_user_sql
+            cur.execute(sql.SQL(statement).format(ident, secret))
+            self._inherit_privileges(cur, template_user=template_user, user=user)
         master_conn.commit()
+
+    def _inherit_privileges(self, cur: Any, *, template_user: str, user: str) -> None:
+        """Make ``user`` a member of ``template_user`` (so it inherits its privileges and
+        may use its objects). The original user gets no membership in its clone (that
+        would be a cycle): it holds the privileges itself."""
+        from psycopg2 import sql
+
+        # Skip when either role already belongs to the other: the clone is a member
+        # of the original user, and the original owns its privileges itself.
+        cur.execute(
+            "SELECT pg_has_role(%s, %s, 'MEMBER') OR pg_has_role(%s, %s, 'MEMBER')",
+            (user, template_user, template_user, user),
+        )
+        row = cur.fetchone()
+        if not (row and row[0]):
+            cur.execute(
+                sql.SQL("GRANT {} TO {}").format(
+                    sql.Identifier(template_user), sql.Identifier(user)
+                )
+            )
 
     def privilege_problems(self, master_conn: Any, user: str) -> list[str]:
         """Why ``user`` is too privileged to alternate (empty when it is not, or does not

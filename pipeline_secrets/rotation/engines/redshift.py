@@ -27,38 +27,33 @@ class RedshiftEngine(PostgresEngine):
     name = "redshift"
     max_username_length = 127
     alter_password_sql = "ALTER USER {} PASSWORD {}"
+    user_exists_sql = "SELECT 1 FROM pg_user WHERE usename = %s"
+    create_user_sql = "CREATE USER {} PASSWORD {}"
+    reset_user_sql = "ALTER USER {} PASSWORD {}"
 
     def password_sql(self, conn: Any, username: str, password: str) -> Any:
         from psycopg2 import sql
 
         return sql.Literal(password)
 
-    def upsert_user(
-        self, master_conn: Any, *, template_user: str, user: str, password: str
-    ) -> None:
+    def _inherit_privileges(self, cur: Any, *, template_user: str, user: str) -> None:
+        """Add ``user`` to every group ``template_user`` belongs to."""
         from psycopg2 import sql
 
-        ident = sql.Identifier(user)
-        secret = self.password_sql(master_conn, user, password)
-        with master_conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_user WHERE usename = %s", (user,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE USER {} PASSWORD {}").format(ident, secret))
-            else:
-                cur.execute(sql.SQL("ALTER USER {} PASSWORD {}").format(ident, secret))
-            cur.execute(
-                "SELECT g.groname, "
-                "(SELECT usesysid FROM pg_user WHERE usename = %s) = ANY(g.grolist) "
-                "FROM pg_group g "
-                "WHERE (SELECT usesysid FROM pg_user WHERE usename = %s) = ANY(g.grolist)",
-                (user, template_user),
-            )
-            for group, already in cur.fetchall():
-                if not already:
-                    cur.execute(
-                        sql.SQL("ALTER GROUP {} ADD USER {}").format(sql.Identifier(group), ident)
+        cur.execute(
+            "SELECT g.groname, "
+            "(SELECT usesysid FROM pg_user WHERE usename = %s) = ANY(g.grolist) "
+            "FROM pg_group g "
+            "WHERE (SELECT usesysid FROM pg_user WHERE usename = %s) = ANY(g.grolist)",
+            (user, template_user),
+        )
+        for group, already in cur.fetchall():
+            if not already:
+                cur.execute(
+                    sql.SQL("ALTER GROUP {} ADD USER {}").format(
+                        sql.Identifier(group), sql.Identifier(user)
                     )
-        master_conn.commit()
+                )
 
     def privilege_problems(self, master_conn: Any, user: str) -> list[str]:
         """Redshift: refused when the user is a superuser (CREATEUSER makes one)."""

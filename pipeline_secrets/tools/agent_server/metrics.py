@@ -64,16 +64,21 @@ def render_prometheus(agent: Mapping[str, object], cache: Mapping[str, object]) 
         for labels, value in samples:
             lines.append(f"{full}{labels} {value}")
 
+    def counter_by(label: str, name: str, help_text: str, counts: object) -> None:
+        """A counter with a sample per value of ``label`` (``counts``: value -> count)."""
+        counts = counts or {}
+        assert isinstance(counts, Mapping)
+        samples = [(f'{{{label}="{_label(key)}"}}', n) for key, n in sorted(counts.items())]
+        metric(name, "counter", help_text, samples)
+
     for name, help_text in _HELP.items():
         metric(f"{name}_total", "counter", help_text, [("", agent.get(name, 0))])
     metric("active_connections", "gauge", "Open connections.", [("", agent["active_connections"])])
-    refusals = agent.get("refusals") or {}
-    assert isinstance(refusals, Mapping)
-    metric(
+    counter_by(
+        "reason",
         "refusals_total",
-        "counter",
         "Lookups refused by the agent's scope, by reason (no API call made).",
-        [(f'{{reason="{_label(r)}"}}', n) for r, n in sorted(refusals.items())],
+        agent.get("refusals"),
     )
     for name in ("hits", "misses", "negative_hits", "refreshes", "errors", "stale_serves"):
         metric(
@@ -82,13 +87,11 @@ def render_prometheus(agent: Mapping[str, object], cache: Mapping[str, object]) 
             f"Cache {name.replace('_', ' ')}.",
             [("", cache.get(name, 0))],
         )
-    calls = cache.get("api_calls") or {}
-    assert isinstance(calls, Mapping)
-    metric(
+    counter_by(
+        "operation",
         "api_calls_total",
-        "counter",
         "Secrets Manager API calls, by operation.",
-        [(f'{{operation="{_label(op)}"}}', n) for op, n in sorted(calls.items())],
+        cache.get("api_calls"),
     )
     return "\n".join(lines) + "\n"
 

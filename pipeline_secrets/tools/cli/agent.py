@@ -1,5 +1,10 @@
 """``pipeline-secrets agent``: run the host-level caching agent (see pipeline_secrets.agent);
-``pipeline-secrets agent status``: print a running agent's counters."""
+``pipeline-secrets agent status``: print a running agent's counters.
+
+Serve GET /secretsmanager/get?secretId=... from an in-memory cache, on a Unix socket or
+127.0.0.1, token required. The token comes from --token-file (created 0600 if missing),
+or $PIPELINE_SECRETS_AGENT_TOKEN, or $AWS_TOKEN.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +16,20 @@ import signal
 import sys
 from typing import Any
 
+from pipeline_secrets.tools.cli import _tooling as tooling
+
 log = logging.getLogger(__name__)
 
 TOKEN_ENV_VARS = ("PIPELINE_SECRETS_AGENT_TOKEN", "AWS_TOKEN")
 EXIT_ADDRESS_TAKEN = 1
-EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
+    p = tooling.add_command(
+        subparsers,
         "agent",
         help="run the local caching agent (Secrets Manager Agent protocol)",
-        description=(
-            "Serve GET /secretsmanager/get?secretId=... from an in-memory cache, on a Unix "
-            "socket or 127.0.0.1, token required. The token comes from --token-file "
-            "(created 0600 if missing), or $PIPELINE_SECRETS_AGENT_TOKEN, or $AWS_TOKEN. "
-            "`pipeline-secrets agent status` prints a running agent's counters."
-        ),
+        description=__doc__,
     )
     actions = p.add_subparsers(dest="agent_action", metavar="ACTION")
     status = actions.add_parser("status", help="print a running agent's counters")
@@ -187,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ADDRESS_TAKEN
     except (WeakTokenError, UnsafeTokenFileError, PermissionError, ValueError) as exc:
         print(f"pipeline-secrets agent: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return tooling.EXIT_USAGE
 
     def _stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

@@ -19,23 +19,15 @@ from typing import Any
 
 from pipeline_secrets.source import SecretsManagerSource
 from pipeline_secrets.tools.audit import PolicySet, audit_secrets
-from pipeline_secrets.tools.cli._tooling import (
-    EXIT_AWS,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    EXIT_USAGE,
-    Progress,
-    add_aws_arguments,
-    client_settings,
-)
+from pipeline_secrets.tools.cli import _tooling as tooling
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = tooling.add_command(
+        subparsers,
         "audit",
         help="compliance report: rotation, stuck AWSPENDING, replication, resource policy",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--prefix",
@@ -52,7 +44,7 @@ def register(subparsers: Any) -> None:
         help="exit 1 on failures only (default) or on warnings too",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    add_aws_arguments(parser)
+    tooling.add_aws_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -61,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
         policy = PolicySet.from_file(args.policy) if args.policy else PolicySet()
     except (OSError, ValueError) as exc:
         print(f"pipeline-secrets audit: bad policy file: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    progress = Progress(args.quiet)
-    source = SecretsManagerSource(client_settings(args))
+        return tooling.EXIT_USAGE
+    progress = tooling.Progress(args.quiet)
+    source = SecretsManagerSource(tooling.client_settings(args))
     progress.note(f"auditing secrets under {', '.join(args.prefix) or 'every prefix'}")
     report = audit_secrets(
         source,
@@ -78,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         f"{len(report.excluded)} excluded, {len(report.errors)} error(s)"
     )
     if report.errors:
-        return EXIT_AWS
+        return tooling.EXIT_AWS
     if failed or (args.fail_on == "warn" and report.warned):
-        return EXIT_FINDINGS
-    return EXIT_OK
+        return tooling.EXIT_FINDINGS
+    return tooling.EXIT_OK

@@ -1,4 +1,9 @@
-"""``pipeline-secrets build-lambda --output DIR``: the rotation Lambda's zip."""
+"""``pipeline-secrets build-lambda --output DIR``: the rotation Lambda's zip.
+
+Build pipeline-secrets-rotation-lambda.zip: pipeline_secrets plus psycopg2-binary
+(manylinux wheel) and pymysql, installed for the Lambda platform. Handler:
+pipeline_secrets.rotation.lambda_handler.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,15 @@ import argparse
 import sys
 from typing import Any
 
+from pipeline_secrets.tools.cli import _tooling as tooling
+
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = tooling.add_command(
+        subparsers,
         "build-lambda",
         help="build the rotation Lambda's deployment zip (code + database drivers)",
-        description=(
-            "Build pipeline-secrets-rotation-lambda.zip: pipeline_secrets plus "
-            "psycopg2-binary (manylinux wheel) and pymysql, installed for the Lambda "
-            "platform. Handler: pipeline_secrets.rotation.lambda_handler."
-        ),
+        description=__doc__,
     )
     parser.add_argument("--output", required=True, metavar="DIR", help="directory for the zip")
     parser.add_argument("--python-version", default="3.11", help="Lambda runtime (default 3.11)")

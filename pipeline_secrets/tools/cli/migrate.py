@@ -22,15 +22,7 @@ from typing import Any
 
 from pipeline_secrets.errors import SecretError
 from pipeline_secrets.source import SecretsManagerSource
-from pipeline_secrets.tools.cli._tooling import (
-    EXIT_AWS,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    EXIT_USAGE,
-    Progress,
-    add_aws_arguments,
-    client_settings,
-)
+from pipeline_secrets.tools.cli import _tooling as tooling
 from pipeline_secrets.tools.migrate import (
     MigrationInputError,
     MigrationItem,
@@ -45,11 +37,11 @@ from pipeline_secrets.tools.migrate import (
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = tooling.add_command(
+        subparsers,
         "migrate",
         help="move Airflow connections/variables into Secrets Manager (dry run by default)",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--from-env",
@@ -89,13 +81,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--kms-key-id", help="KMS key for new secrets")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    add_aws_arguments(parser)
+    tooling.add_aws_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     targets = Targets(args.connections_prefix, args.variables_prefix, args.sep)
-    progress = Progress(args.quiet)
+    progress = tooling.Progress(args.quiet)
     items: list[MigrationItem] = []
     try:
         if args.from_env or not (args.connections_file or args.variables_file):
@@ -106,22 +98,22 @@ def run(args: argparse.Namespace) -> int:
             items += items_from_variables_file(path, targets)
     except (MigrationInputError, OSError) as exc:
         print(f"pipeline-secrets migrate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return tooling.EXIT_USAGE
     if args.only:
         items = [i for i in items if i.key in set(args.only)]
     try:
         items = merge_items(items)
     except MigrationInputError as exc:
         print(f"pipeline-secrets migrate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return tooling.EXIT_USAGE
     if not items:
         progress.note("nothing to migrate")
         if args.format == "json":
             print(outcomes_json([]))
-        return EXIT_OK
+        return tooling.EXIT_OK
     mode = "applying" if args.apply else "dry run (use --apply to write)"
     progress.note(f"{len(items)} item(s) to migrate; {mode}")
-    source = SecretsManagerSource(client_settings(args))
+    source = SecretsManagerSource(tooling.client_settings(args))
     try:
         outcomes = migrate(
             items,
@@ -134,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except SecretError as exc:
         print(f"pipeline-secrets migrate: {exc}", file=sys.stderr)
-        return EXIT_AWS
+        return tooling.EXIT_AWS
     if args.format == "json":
         print(outcomes_json(outcomes))
     else:
@@ -142,4 +134,4 @@ def run(args: argparse.Namespace) -> int:
             print(outcome.format())
     bad = [o for o in outcomes if not o.ok]
     progress.note(f"{len(outcomes) - len(bad)} ok, {len(bad)} skipped or failed")
-    return EXIT_FINDINGS if bad else EXIT_OK
+    return tooling.EXIT_FINDINGS if bad else tooling.EXIT_OK

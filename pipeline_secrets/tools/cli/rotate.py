@@ -1,4 +1,10 @@
-"""``pipeline-secrets rotate SECRET_ID``: rotate a secret now, from this machine."""
+"""``pipeline-secrets rotate SECRET_ID``: rotate a secret now, from this machine.
+
+Rotate a database secret: createSecret, setSecret, testSecret, finishSecret, run from
+this machine against AWS or any endpoint (a moto server). An interrupted rotation is
+resumed. RotationEnabled is not required. The same checks as the Lambda apply (see
+docs/rotation.md, Security model).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +13,21 @@ import json
 import sys
 from typing import Any
 
-from pipeline_secrets.tools.cli._tooling import add_aws_arguments, client_settings
+from pipeline_secrets.tools.cli import _tooling as tooling
 
 STOP_STEPS = ("createSecret", "setSecret", "testSecret")
 FORMATS = ("text", "json")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = tooling.add_command(
+        subparsers,
         "rotate",
         help="rotate a database secret now (runs the four rotation steps locally)",
-        description=(
-            "Rotate a database secret: createSecret, setSecret, testSecret, finishSecret, "
-            "run from this machine against AWS or any endpoint (a moto server). An "
-            "interrupted rotation is resumed. RotationEnabled is not required. The same "
-            "checks as the Lambda apply (see docs/rotation.md, Security model)."
-        ),
+        description=__doc__,
     )
     parser.add_argument("secret_id", metavar="SECRET_ID")
-    add_aws_arguments(parser)  # --region, --endpoint-url, --profile, --role-arn
+    tooling.add_aws_arguments(parser)  # --region, --endpoint-url, --profile, --role-arn
     parser.add_argument("--token", help="ClientRequestToken: resume or name this rotation")
     parser.add_argument(
         "--stop-after",
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(args, str(exc), 2)
     try:
-        factory = ClientFactory(client_settings(args))
+        factory = ClientFactory(tooling.client_settings(args))
         result = rotate_secret(
             args.secret_id,
             client=factory.client(),

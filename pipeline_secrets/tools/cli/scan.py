@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline_secrets.tools.cli._tooling import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Progress
+from pipeline_secrets.tools.cli import _tooling as tooling
 from pipeline_secrets.tools.scan import ScanOptions, iter_files, scan
 from pipeline_secrets.tools.scan_report import (
     BaselineError,
@@ -31,11 +31,11 @@ from pipeline_secrets.tools.scan_report import (
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = tooling.add_command(
+        subparsers,
         "scan",
         help="find hard-coded credentials in DAG files, Glue scripts and config",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"pipeline-secrets scan: no such path: {', '.join(missing)}", file=sys.stderr)
-        return EXIT_USAGE
+        return tooling.EXIT_USAGE
     try:
         config = read_config(Path("pyproject.toml")) if not args.no_config else None
         exclude = [*(config.exclude if config else ()), *args.exclude]
@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
         baseline = load_baseline(baseline_file) if baseline_file else frozenset()
     except BaselineError as exc:
         print(f"pipeline-secrets scan: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    progress = Progress(args.quiet)
+        return tooling.EXIT_USAGE
+    progress = tooling.Progress(args.quiet)
     total = sum(1 for _ in iter_files(args.paths, exclude))
     progress.note(f"scanning {total} file(s) under {', '.join(args.paths)}")
     result = scan(args.paths, ScanOptions(exclude=tuple(exclude), baseline=baseline))
@@ -92,4 +92,4 @@ def run(args: argparse.Namespace) -> int:
         f"{result.files_scanned} file(s) scanned, {len(result.findings)} finding(s) "
         f"in {files} file(s){accepted}"
     )
-    return EXIT_FINDINGS if result.findings else EXIT_OK
+    return tooling.EXIT_FINDINGS if result.findings else tooling.EXIT_OK
