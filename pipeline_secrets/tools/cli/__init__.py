@@ -1,5 +1,7 @@
 """The ``pipeline-secrets`` command. Each subcommand lives in its own module here and
-exposes ``register(subparsers)``; a module that is absent is simply not offered."""
+declares ``COMMAND`` (its name), ``HELP`` (its line in ``--help``), its docstring (the
+subcommand's description), ``add_arguments(parser)`` and ``run(args) -> exit code``;
+a module that is absent is simply not offered."""
 
 from __future__ import annotations
 
@@ -35,7 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == f"pipeline_secrets.tools.cli.{name}":
                 continue
             raise
-        module.register(subparsers)
+        sub = subparsers.add_parser(
+            module.COMMAND,
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
     _plain_help(parser)
     return parser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from pipeline_secrets import settings
 from pipeline_secrets.client import ClientSettings
@@ -13,20 +13,6 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1  # the command ran and found something to fix (or skipped work)
 EXIT_USAGE = 2  # bad arguments or input files (argparse uses 2 as well)
 EXIT_AWS = 3  # Secrets Manager could not be used (access denied, unreachable, ...)
-
-
-def add_command(
-    subparsers: Any, name: str, *, help: str, description: str | None
-) -> argparse.ArgumentParser:
-    """The parser of subcommand ``name``: ``help`` is its line in ``pipeline-secrets
-    --help``; ``description`` (the module's docstring) is shown with its line breaks."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name,
-        help=help,
-        description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    return parser
 
 
 def add_aws_arguments(parser: argparse.ArgumentParser) -> None:

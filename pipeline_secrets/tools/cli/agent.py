@@ -24,13 +24,11 @@ TOKEN_ENV_VARS = ("PIPELINE_SECRETS_AGENT_TOKEN", "AWS_TOKEN")
 EXIT_ADDRESS_TAKEN = 1
 
 
-def register(subparsers: Any) -> None:
-    p = tooling.add_command(
-        subparsers,
-        "agent",
-        help="run the local caching agent (Secrets Manager Agent protocol)",
-        description=__doc__,
-    )
+COMMAND = "agent"
+HELP = "run the local caching agent (Secrets Manager Agent protocol)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="agent_action", metavar="ACTION")
     status = actions.add_parser("status", help="print a running agent's counters")
     status.add_argument("--address", help="http://127.0.0.1:2773 or unix:/path (default: 2773)")
@@ -108,7 +106,6 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help=argparse.SUPPRESS,  # the launcher: whole configuration in the environment
     )
-    p.set_defaults(handler=run)
 
 
 def _token(args: argparse.Namespace) -> str | None:

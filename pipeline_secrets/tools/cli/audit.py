@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from pipeline_secrets.source import SecretsManagerSource
 from pipeline_secrets.tools.audit import PolicySet, audit_secrets
 from pipeline_secrets.tools.cli import _tooling as tooling
 
+COMMAND = "audit"
+HELP = "compliance report: rotation, stuck AWSPENDING, replication, resource policy"
 
-def register(subparsers: Any) -> None:
-    parser = tooling.add_command(
-        subparsers,
-        "audit",
-        help="compliance report: rotation, stuck AWSPENDING, replication, resource policy",
-        description=__doc__,
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prefix",
         action="append",
@@ -45,7 +41,6 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     tooling.add_aws_arguments(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

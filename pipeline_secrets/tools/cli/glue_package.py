@@ -24,7 +24,6 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 PACKAGES = ("pipeline_secrets", "glue_lib")
 # Tooling (CLI, agent server, audit/scan/migrate) never runs inside a job.
@@ -61,21 +60,18 @@ class GlueArtifacts:
         }
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "build-glue",
-        help="build the wheel and zip to ship pipeline_secrets + glue_lib to AWS Glue",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+COMMAND = "build-glue"
+HELP = "build the wheel and zip to ship pipeline_secrets + glue_lib to AWS Glue"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", required=True, type=Path, help="output directory")
     parser.add_argument(
         "--s3-prefix", help="S3 prefix you will upload to (only used to print job parameters)"
     )
-    parser.set_defaults(handler=_handle)
 
 
-def _handle(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     artifacts = build(args.output)
     print(f"wheel: {artifacts.wheel}")
     print(f"zip:   {artifacts.zip}")

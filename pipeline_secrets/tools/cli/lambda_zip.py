@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from pipeline_secrets.tools.cli import _tooling as tooling
+COMMAND = "build-lambda"
+HELP = "build the rotation Lambda's deployment zip (code + database drivers)"
 
 
-def register(subparsers: Any) -> None:
-    parser = tooling.add_command(
-        subparsers,
-        "build-lambda",
-        help="build the rotation Lambda's deployment zip (code + database drivers)",
-        description=__doc__,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, metavar="DIR", help="directory for the zip")
     parser.add_argument("--python-version", default="3.11", help="Lambda runtime (default 3.11)")
     parser.add_argument("--architecture", choices=("x86_64", "arm64"), default="x86_64")
@@ -33,7 +27,6 @@ def register(subparsers: Any) -> None:
         metavar="SPEC",
         help="pip requirement to bundle instead of the defaults (repeatable)",
     )
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

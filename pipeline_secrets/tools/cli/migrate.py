@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from pipeline_secrets.errors import SecretError
 from pipeline_secrets.source import SecretsManagerSource
@@ -35,14 +34,11 @@ from pipeline_secrets.tools.migrate import (
     outcomes_json,
 )
 
+COMMAND = "migrate"
+HELP = "move Airflow connections/variables into Secrets Manager (dry run by default)"
 
-def register(subparsers: Any) -> None:
-    parser = tooling.add_command(
-        subparsers,
-        "migrate",
-        help="move Airflow connections/variables into Secrets Manager (dry run by default)",
-        description=__doc__,
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from-env",
         action="store_true",
@@ -82,7 +78,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--kms-key-id", help="KMS key for new secrets")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     tooling.add_aws_arguments(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

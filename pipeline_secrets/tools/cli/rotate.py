@@ -19,13 +19,11 @@ STOP_STEPS = ("createSecret", "setSecret", "testSecret")
 FORMATS = ("text", "json")
 
 
-def register(subparsers: Any) -> None:
-    parser = tooling.add_command(
-        subparsers,
-        "rotate",
-        help="rotate a database secret now (runs the four rotation steps locally)",
-        description=__doc__,
-    )
+COMMAND = "rotate"
+HELP = "rotate a database secret now (runs the four rotation steps locally)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("secret_id", metavar="SECRET_ID")
     tooling.add_aws_arguments(parser)  # --region, --endpoint-url, --profile, --role-arn
     parser.add_argument("--token", help="ClientRequestToken: resume or name this rotation")
@@ -54,7 +52,6 @@ def register(subparsers: Any) -> None:
             f"--exclude-{flag}", action="store_true", default=None, help=f"no {flag} in it"
         )
     pw.add_argument("--include-space", action="store_true", default=None, help="allow spaces")
-    parser.set_defaults(handler=run)
 
 
 def _options(args: argparse.Namespace) -> Any:

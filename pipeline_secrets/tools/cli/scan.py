@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from pipeline_secrets.tools.cli import _tooling as tooling
 from pipeline_secrets.tools.scan import ScanOptions, iter_files, scan
@@ -29,14 +28,11 @@ from pipeline_secrets.tools.scan_report import (
     to_text,
 )
 
+COMMAND = "scan"
+HELP = "find hard-coded credentials in DAG files, Glue scripts and config"
 
-def register(subparsers: Any) -> None:
-    parser = tooling.add_command(
-        subparsers,
-        "scan",
-        help="find hard-coded credentials in DAG files, Glue scripts and config",
-        description=__doc__,
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     parser.add_argument(
@@ -56,7 +52,6 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
