@@ -21,7 +21,7 @@ from pipeline_secrets.errors import (
     SecretFormatError,
     SecretNotFoundError,
 )
-from pipeline_secrets.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretValue
+from pipeline_secrets.model import AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretRef, SecretValue
 from pipeline_secrets.reconnect import Reconnector, ReconnectPolicy
 from pipeline_secrets.source import SecretsManagerSource
 
@@ -43,6 +43,7 @@ __all__ = [
     "SecretError",
     "SecretFormatError",
     "SecretNotFoundError",
+    "SecretRef",
     "SecretValue",
     "SecretsManagerSource",
     "configure",

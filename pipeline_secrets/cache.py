@@ -28,7 +28,7 @@ from pipeline_secrets.errors import (
     SecretServiceUnavailableError,
     SecretThrottledError,
 )
-from pipeline_secrets.model import AWSCURRENT, BatchResult, SecretValue
+from pipeline_secrets.model import AWSCURRENT, BatchResult, SecretRef, SecretValue
 from pipeline_secrets.source import SecretsManagerSource, SecretSource
 from pipeline_secrets.stats import Stats
 
@@ -256,7 +256,7 @@ class SecretCache:
         secret_id, stage, version_id = key
         try:
             value = self.source.get_secret_value(
-                secret_id, version_stage=stage, version_id=version_id, refresh=refresh
+                SecretRef(secret_id, stage, version_id), refresh=refresh
             )
         except SecretError as exc:
             try:

@@ -15,6 +15,21 @@ AWSPENDING = "AWSPENDING"
 AWSPREVIOUS = "AWSPREVIOUS"
 
 
+@dataclass(frozen=True)
+class SecretRef:
+    """Which version of which secret a lookup asks for: AWSCURRENT unless
+    ``version_stage`` or ``version_id`` says otherwise."""
+
+    secret_id: str
+    version_stage: str | None = None
+    version_id: str | None = None
+
+    @classmethod
+    def of(cls, ref: SecretRef | str) -> SecretRef:
+        """``ref`` itself, or the current version of the secret named ``ref``."""
+        return ref if isinstance(ref, SecretRef) else cls(ref)
+
+
 @dataclass(frozen=True, repr=False, eq=False)
 class SecretValue:
     """One version of one secret. Its repr and str never show the value."""

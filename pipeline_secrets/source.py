@@ -31,7 +31,7 @@ from pipeline_secrets.errors import (
     SecretThrottledError,
 )
 from pipeline_secrets.misconfiguration import configuration_error
-from pipeline_secrets.model import AWSCURRENT, BatchResult, SecretValue
+from pipeline_secrets.model import AWSCURRENT, BatchResult, SecretRef, SecretValue
 from pipeline_secrets.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -61,14 +61,7 @@ class SecretSource(Protocol):
 
     stats: Stats
 
-    def get_secret_value(
-        self,
-        secret_id: str,
-        *,
-        version_stage: str | None = None,
-        version_id: str | None = None,
-        refresh: bool = False,
-    ) -> SecretValue: ...
+    def get_secret_value(self, ref: SecretRef | str, *, refresh: bool = False) -> SecretValue: ...
 
     def batch_get(
         self, secret_ids: Sequence[str] | None = None, *, name_prefix: str | None = None
@@ -98,23 +91,18 @@ class SecretsManagerSource:
         self._has_batch_api: bool | None = None
 
     # -- single values -------------------------------------------------------------
-    def get_secret_value(
-        self,
-        secret_id: str,
-        *,
-        version_stage: str | None = None,
-        version_id: str | None = None,
-        refresh: bool = False,
-    ) -> SecretValue:
+    def get_secret_value(self, ref: SecretRef | str, *, refresh: bool = False) -> SecretValue:
         """One GetSecretValue. Without stage or id, asks for AWSCURRENT explicitly.
 
         ``refresh`` changes nothing here: every call goes to Secrets Manager."""
+        ref = SecretRef.of(ref)
+        secret_id = ref.secret_id
         request: dict[str, Any] = {"SecretId": secret_id}
-        if version_id:
-            request["VersionId"] = version_id
-        if version_stage or not version_id:
+        if ref.version_id:
+            request["VersionId"] = ref.version_id
+        if ref.version_stage or not ref.version_id:
             # moto can serve a stale value when VersionStage is omitted.
-            request["VersionStage"] = version_stage or AWSCURRENT
+            request["VersionStage"] = ref.version_stage or AWSCURRENT
         response = self._call("GetSecretValue", secret_id, lambda c: c.get_secret_value(**request))
         return secret_value_from_response(secret_id, response)
 

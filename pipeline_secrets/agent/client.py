@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 
 from pipeline_secrets.agent import wire
 from pipeline_secrets.errors import SecretServiceUnavailableError
-from pipeline_secrets.model import BatchResult, SecretValue
+from pipeline_secrets.model import BatchResult, SecretRef, SecretValue
 from pipeline_secrets.source import SecretSource, map_error_code, secret_value_from_response
 from pipeline_secrets.stats import Stats
 
@@ -106,19 +106,14 @@ class AgentClient:
             return False
         return status == 200
 
-    def get_secret_value(
-        self,
-        secret_id: str,
-        *,
-        version_stage: str | None = None,
-        version_id: str | None = None,
-        refresh: bool = False,
-    ) -> SecretValue:
+    def get_secret_value(self, ref: SecretRef | str, *, refresh: bool = False) -> SecretValue:
+        ref = SecretRef.of(ref)
+        secret_id = ref.secret_id
         params = {"secretId": secret_id}
-        if version_stage:
-            params["versionStage"] = version_stage
-        if version_id:
-            params["versionId"] = version_id
+        if ref.version_stage:
+            params["versionStage"] = ref.version_stage
+        if ref.version_id:
+            params["versionId"] = ref.version_id
         if refresh:
             params["refreshNow"] = "true"
         status, body = self.request(f"{wire.GET_PATH}?{urlencode(params)}")
@@ -171,32 +166,24 @@ class AgentSource:
         self._clock = clock
         self._down_until = 0.0
 
-    def get_secret_value(
-        self,
-        secret_id: str,
-        *,
-        version_stage: str | None = None,
-        version_id: str | None = None,
-        refresh: bool = False,
-    ) -> SecretValue:
+    def get_secret_value(self, ref: SecretRef | str, *, refresh: bool = False) -> SecretValue:
+        ref = SecretRef.of(ref)
         if self._clock() >= self._down_until:
             try:
-                value = self._via_agent(secret_id, version_stage, version_id, refresh)
+                value = self._via_agent(ref, refresh)
             except AgentUnavailableError as exc:
                 self.stats.incr("agent_unavailable")
                 self._down_until = self._clock() + self.retry_after_seconds
                 log.warning(
                     "%s; reading secret %r directly from Secrets Manager (agent retried in %.0fs)",
                     exc,
-                    secret_id,
+                    ref.secret_id,
                     self.retry_after_seconds,
                 )
             else:
                 self.stats.incr("agent_hits")
                 return value
-        return self.fallback.get_secret_value(
-            secret_id, version_stage=version_stage, version_id=version_id, refresh=refresh
-        )
+        return self.fallback.get_secret_value(ref, refresh=refresh)
 
     def batch_get(
         self, secret_ids: Sequence[str] | None = None, *, name_prefix: str | None = None
@@ -212,23 +199,13 @@ class AgentSource:
     def client(self, region: str | None = None) -> Any:
         return self.fallback.client(region)
 
-    def _via_agent(
-        self,
-        secret_id: str,
-        version_stage: str | None,
-        version_id: str | None,
-        refresh: bool = False,
-    ) -> SecretValue:
+    def _via_agent(self, ref: SecretRef, refresh: bool) -> SecretValue:
         try:
-            return self.agent.get_secret_value(
-                secret_id, version_stage=version_stage, version_id=version_id, refresh=refresh
-            )
+            return self.agent.get_secret_value(ref, refresh=refresh)
         except AgentUnavailableError:
             replacement = self._on_unavailable() if self._on_unavailable is not None else None
             if replacement is None:
                 raise
             self.agent = replacement
         # The hook started an agent: one more try.
-        return self.agent.get_secret_value(
-            secret_id, version_stage=version_stage, version_id=version_id, refresh=refresh
-        )
+        return self.agent.get_secret_value(ref, refresh=refresh)

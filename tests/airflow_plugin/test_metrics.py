@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_plugin import metrics
+from pipeline_secrets.model import SecretRef
 from pipeline_secrets.stats import add_observer, emit, observers, remove_observer
 
 pytestmark = pytest.mark.airflow
@@ -191,7 +192,7 @@ def test_logins_rotation_and_agent_fallback_reach_statsd(
         closed.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{closed.getsockname()[1]}"
     agent_source = AgentSource(AgentClient(dead, "token"), SecretsManagerSource())
-    assert agent_source.get_secret_value("m/db", version_stage="AWSCURRENT").version_id
+    assert agent_source.get_secret_value(SecretRef("m/db", "AWSCURRENT")).version_id
 
     metrics.flush()
     got = statsd.counters()

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 from pipeline_secrets.errors import SecretError, SecretNotFoundError
-from pipeline_secrets.model import SecretValue
+from pipeline_secrets.model import SecretRef, SecretValue
 from pipeline_secrets.stats import Stats
 
 
@@ -25,14 +25,9 @@ class FakeSource:
     def put(self, secret_id: str, version: str, value: str) -> None:
         self.values[secret_id] = (version, value)
 
-    def get_secret_value(
-        self,
-        secret_id: str,
-        *,
-        version_stage: str | None = None,
-        version_id: str | None = None,
-        refresh: bool = False,
-    ) -> SecretValue:
+    def get_secret_value(self, ref: SecretRef | str, *, refresh: bool = False) -> SecretValue:
+        ref = SecretRef.of(ref)
+        secret_id, version_stage = ref.secret_id, ref.version_stage
         with self._lock:
             self.calls += 1
             self.refreshes.append(refresh)

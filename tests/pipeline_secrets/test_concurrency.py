@@ -27,6 +27,7 @@ from pipeline_secrets import (
     SecretsManagerSource,
     SecretValue,
 )
+from pipeline_secrets.model import SecretRef
 
 SECRETS = 50
 TTL = 0.5
@@ -43,10 +44,10 @@ class CountingSource(SecretsManagerSource):
         self.per_secret: Counter[str] = Counter()
         self._count_lock = threading.Lock()
 
-    def get_secret_value(self, secret_id: str, **kwargs: Any) -> SecretValue:
+    def get_secret_value(self, ref: SecretRef | str, *, refresh: bool = False) -> SecretValue:
         with self._count_lock:
-            self.per_secret[secret_id] += 1
-        return super().get_secret_value(secret_id, **kwargs)
+            self.per_secret[SecretRef.of(ref).secret_id] += 1
+        return super().get_secret_value(ref, refresh=refresh)
 
 
 def value_for(version: str) -> str:

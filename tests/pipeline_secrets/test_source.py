@@ -7,6 +7,7 @@ import pytest
 from devstack.ports import free_port
 from pipeline_secrets import ClientSettings, SecretNotFoundError, SecretsManagerSource
 from pipeline_secrets.errors import SecretDeletedError, SecretServiceUnavailableError
+from pipeline_secrets.model import SecretRef
 
 
 def make_source(moto, **kwargs):  # type: ignore[no-untyped-def]
@@ -29,9 +30,9 @@ def test_get_by_name_arn_stage_and_version(moto, put_secret):  # type: ignore[no
     assert by_arn.name == "app/db"
     assert by_arn.version_id == second["VersionId"]
 
-    previous = source.get_secret_value("app/db", version_stage="AWSPREVIOUS")
+    previous = source.get_secret_value(SecretRef("app/db", "AWSPREVIOUS"))
     assert previous.version_id == first["VersionId"]
-    by_version = source.get_secret_value("app/db", version_id=first["VersionId"])
+    by_version = source.get_secret_value(SecretRef("app/db", version_id=first["VersionId"]))
     assert by_version.json()["password"] == "first-password"
     assert source.stats.api_calls("GetSecretValue") == 4
 

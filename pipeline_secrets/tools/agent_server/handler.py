@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pipeline_secrets.agent import wire
 from pipeline_secrets.errors import SecretError
+from pipeline_secrets.model import SecretRef
 from pipeline_secrets.tools.agent_server.logsafe import RateLimitedLog, printable
 
 if TYPE_CHECKING:
@@ -123,9 +124,7 @@ class AgentHandler(BaseHTTPRequestHandler):
             return
         try:
             value = agent.get(
-                secret_id,
-                version_stage=stage,
-                version_id=version_id,
+                SecretRef(secret_id, stage, version_id),
                 refresh=query.get("refreshNow", "").lower() == "true",
             )
         except SecretError as exc:

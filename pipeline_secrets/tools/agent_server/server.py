@@ -40,7 +40,7 @@ from pipeline_secrets.agent.launcher import ensure_private_dir
 from pipeline_secrets.agent.tokenfile import check_token
 from pipeline_secrets.cache import EntryState, SecretCache
 from pipeline_secrets.errors import SecretRequestError
-from pipeline_secrets.model import AWSCURRENT, SecretValue
+from pipeline_secrets.model import AWSCURRENT, SecretRef, SecretValue
 from pipeline_secrets.tools.agent_server.connections import (
     BoundedTCP6Server,
     BoundedTCPServer,
@@ -162,42 +162,31 @@ class Agent:
     def metrics_text(self) -> str:
         return render_prometheus(self.metrics.snapshot(), self.cache.stats.snapshot())
 
-    def get(
-        self,
-        secret_id: str,
-        *,
-        version_stage: str | None = None,
-        version_id: str | None = None,
-        refresh: bool = False,
-    ) -> SecretValue:
+    def get(self, ref: SecretRef, *, refresh: bool = False) -> SecretValue:
         """A lookup the scope allowed. Cache hits never wait on prefetch; refreshNow is
         answered with a value read after the request arrived (:mod:`.forced`); hot
         values are refreshed in the background before they expire."""
         arrived = self._forced.now()
+        secret_id, version_stage, version_id = ref.secret_id, ref.version_stage, ref.version_id
         if len(secret_id) > 2048:
             raise SecretRequestError("secret id too long", secret_id=secret_id[:64])
         state = self.cache.entry_state(
             secret_id, version_stage=version_stage, version_id=version_id
         )
 
-        def cached() -> SecretValue:
-            return self.cache.get(secret_id, version_stage=version_stage, version_id=version_id)
+        def read(force_refresh: bool = False) -> SecretValue:
+            return self.cache.get(
+                secret_id,
+                version_stage=version_stage,
+                version_id=version_id,
+                force_refresh=force_refresh,
+            )
 
         if refresh and state is not None and state.backing_off:
             self.metrics.incr("refresh_suppressed")  # the service is failing: no extra call
             refresh = False
         if refresh:
-            value, fetched = self._forced.run(
-                (secret_id, version_stage, version_id),
-                arrived,
-                lambda: self.cache.get(
-                    secret_id,
-                    version_stage=version_stage,
-                    version_id=version_id,
-                    force_refresh=True,
-                ),
-                cached,
-            )
+            value, fetched = self._forced.run(ref, arrived, lambda: read(True), read)
             if not fetched:
                 self.metrics.incr("refresh_shared")
             return value
@@ -208,7 +197,7 @@ class Agent:
                 return held
         if current and (state is None or not state.fresh):
             self.prefetcher.wait_for_pass(secret_id)
-        value = cached()
+        value = read()
         if state is not None and state.fresh and not state.backing_off:
             self._maybe_refresh_ahead(secret_id, version_stage, version_id, state.expires_in)
         return value

@@ -15,6 +15,13 @@ EXIT_USAGE = 2  # bad arguments or input files (argparse uses 2 as well)
 EXIT_AWS = 3  # Secrets Manager could not be used (access denied, unreachable, ...)
 
 
+def add_repeatable(
+    parser: argparse.ArgumentParser, flag: str, help: str, *, metavar: str | None = None
+) -> None:
+    """A flag that may be given several times: its value is the list given ([] if none)."""
+    parser.add_argument(flag, action="append", default=[], metavar=metavar, help=help)
+
+
 def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("AWS")
     group.add_argument("--region", help="AWS region (default: boto3's)")

@@ -46,18 +46,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--unix-socket", help="listen on this Unix socket instead of TCP")
     p.add_argument("--token-file", help="file holding the access token (created if missing)")
-    p.add_argument(
+    tooling.add_repeatable(
+        p,
         "--prefetch-prefix",
-        action="append",
-        default=[],
-        help="load every secret under this name prefix with BatchGetSecretValue in the "
+        "load every secret under this name prefix with BatchGetSecretValue in the "
         "background (refreshed before expiry); absent names there cost no call (repeatable)",
     )
-    p.add_argument(
+    tooling.add_repeatable(
+        p,
         "--allow-prefix",
-        action="append",
-        default=[],
-        help="serve only secret ids starting with this (repeatable; default: the "
+        "serve only secret ids starting with this (repeatable; default: the "
         "--prefetch-prefix values); ARNs only if an allowed prefix is an ARN prefix",
     )
     p.add_argument(
@@ -99,8 +97,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", help="AWS region")
     p.add_argument("--endpoint-url", help="Secrets Manager endpoint URL")
     p.add_argument("--profile", help="AWS profile")
-    p.add_argument("--role-arn", action="append", default=[], help="role to assume (repeatable)")
-    p.add_argument("--fallback-region", action="append", default=[], help="replica region")
+    tooling.add_repeatable(p, "--role-arn", "role to assume (repeatable)")
+    tooling.add_repeatable(p, "--fallback-region", "replica region (repeatable)")
     p.add_argument(
         "--launch-config-from-env",
         action="store_true",

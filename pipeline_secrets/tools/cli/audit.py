@@ -25,11 +25,10 @@ HELP = "compliance report: rotation, stuck AWSPENDING, replication, resource pol
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    tooling.add_repeatable(
+        parser,
         "--prefix",
-        action="append",
-        default=[],
-        help="secret name prefix to audit (repeatable; default: all secrets)",
+        "secret name prefix to audit (repeatable; default: all secrets)",
     )
     parser.add_argument("--policy", help="policy file (JSON object or 'key = value' lines)")
     parser.add_argument("--format", choices=("table", "json"), default="table")

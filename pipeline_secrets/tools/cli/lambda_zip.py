@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipeline_secrets.tools.cli import _tooling as tooling
+
 COMMAND = "build-lambda"
 HELP = "build the rotation Lambda's deployment zip (code + database drivers)"
 
@@ -21,11 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ca-bundle", metavar="PEM", help="CA bundle to ship (e.g. the RDS global bundle)"
     )
-    parser.add_argument(
+    tooling.add_repeatable(
+        parser,
         "--driver",
-        action="append",
+        "pip requirement to bundle instead of the defaults (repeatable)",
         metavar="SPEC",
-        help="pip requirement to bundle instead of the defaults (repeatable)",
     )
 
 

@@ -44,26 +44,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read AIRFLOW_CONN_*/AIRFLOW_VAR_* (default when no file is given)",
     )
-    parser.add_argument(
+    tooling.add_repeatable(
+        parser,
         "--connections-file",
-        action="append",
-        default=[],
-        help="an `airflow connections export` file (JSON or .env)",
+        "an `airflow connections export` file (JSON or .env)",
     )
-    parser.add_argument(
+    tooling.add_repeatable(
+        parser,
         "--variables-file",
-        action="append",
-        default=[],
-        help="an `airflow variables export` JSON file",
+        "an `airflow variables export` JSON file",
     )
     parser.add_argument("--connections-prefix", default="airflow/connections")
     parser.add_argument("--variables-prefix", default="airflow/variables")
     parser.add_argument("--sep", default="/", help="separator between prefix and id")
-    parser.add_argument(
+    tooling.add_repeatable(
+        parser,
         "--only",
-        action="append",
-        default=[],
-        help="migrate only this conn_id / variable key (repeatable)",
+        "migrate only this conn_id / variable key (repeatable)",
     )
     parser.add_argument("--apply", action="store_true", help="write (default: dry run)")
     parser.add_argument(

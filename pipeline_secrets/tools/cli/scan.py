@@ -17,16 +17,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline_secrets.tools import scan_report
 from pipeline_secrets.tools.cli import _tooling as tooling
 from pipeline_secrets.tools.scan import ScanOptions, iter_files, scan
-from pipeline_secrets.tools.scan_report import (
-    BaselineError,
-    load_baseline,
-    read_config,
-    to_json,
-    to_sarif,
-    to_text,
-)
+from pipeline_secrets.tools.scan_report import BaselineError, load_baseline, read_config
+
+# One renderer per --format value.
+RENDERERS = {
+    "text": scan_report.to_text,
+    "json": scan_report.to_json,
+    "sarif": scan_report.to_sarif,
+}
 
 COMMAND = "scan"
 HELP = "find hard-coded credentials in DAG files, Glue scripts and config"
@@ -34,18 +35,17 @@ HELP = "find hard-coded credentials in DAG files, Glue scripts and config"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.add_argument("--format", choices=tuple(RENDERERS), default="text")
     parser.add_argument(
         "--baseline",
         metavar="FILE",
         help="accept the findings listed in FILE (our JSON or SARIF output) by fingerprint",
     )
-    parser.add_argument(
+    tooling.add_repeatable(
+        parser,
         "--exclude",
-        action="append",
-        default=[],
+        "skip paths matching GLOB, relative to the scanned directory (repeatable)",
         metavar="GLOB",
-        help="skip paths matching GLOB, relative to the scanned directory (repeatable)",
     )
     parser.add_argument(
         "--no-config", action="store_true", help="ignore [tool.pipeline-secrets.scan]"
@@ -71,12 +71,7 @@ def run(args: argparse.Namespace) -> int:
     total = sum(1 for _ in iter_files(args.paths, exclude))
     progress.note(f"scanning {total} file(s) under {', '.join(args.paths)}")
     result = scan(args.paths, ScanOptions(exclude=tuple(exclude), baseline=baseline))
-    if args.format == "json":
-        report = to_json(result)
-    elif args.format == "sarif":
-        report = to_sarif(result)
-    else:
-        report = to_text(result)
+    report = RENDERERS[args.format](result)
     if args.output:
         Path(args.output).write_text(report + "\n")
     elif report:

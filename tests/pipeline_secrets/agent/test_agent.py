@@ -22,6 +22,7 @@ from pipeline_secrets.agent.client import AgentClient, AgentSource, AgentUnavail
 from pipeline_secrets.cache import SecretCache
 from pipeline_secrets.client import ClientSettings
 from pipeline_secrets.errors import SecretAccessDeniedError, SecretNotFoundError
+from pipeline_secrets.model import SecretRef
 from pipeline_secrets.source import SecretsManagerSource
 from pipeline_secrets.tools.agent_server.server import Agent, AgentConfig
 from tests.pipeline_secrets.agent.agent_proc import short_runtime_dir
@@ -95,7 +96,7 @@ def test_client_values_errors_versions_binary(agent: Agent, moto: Any, put_secre
     put_secret("db/bin", b"\x00\x01binary", binary=True)
     client = AgentClient(_url(agent), TOKEN)
     assert client.get_secret_value("db/v").secret_string == "two-value"
-    assert client.get_secret_value("db/v", version_stage="AWSPREVIOUS").text() == "one-value"
+    assert client.get_secret_value(SecretRef("db/v", "AWSPREVIOUS")).text() == "one-value"
     assert client.get_secret_value("db/bin").secret_binary == b"\x00\x01binary"
     with pytest.raises(SecretNotFoundError):
         client.get_secret_value("db/absent")
