@@ -14,7 +14,7 @@ start a no-op (:class:`AddressServedError`); anything else is :class:`AddressInU
 and a non-zero exit.
 
 Module map: ``connections`` (cap, idle drop, backlog, accept loop), ``handler`` (HTTP),
-``scope`` (allow-list), ``prefetch`` (background prefix loading), ``metrics``,
+``scope`` (allow-list), ``forced`` (refreshNow), ``prefetch`` (background prefix loading), ``metrics``,
 ``logsafe`` (escaped, rate-limited logs); token files: :mod:`pipeline_secrets.agent.tokenfile`.
 """
 
