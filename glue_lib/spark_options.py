@@ -81,19 +81,20 @@ class GlueConnection:
         }
 
 
-def resolve_credentials(
-    secret_id: str,
-    *,
-    reconnector: Reconnector | None = None,
-    version_stage: str | None = None,
-    defaults: Mapping[str, Any] | None = None,
+def _credentials(
+    given: DatabaseCredentials | None,
+    secret_id: str | None,
+    reconnector: Reconnector | None,
+    defaults: Mapping[str, Any] | None,
 ) -> DatabaseCredentials:
-    """Credentials from the shared cache (or ``reconnector``'s)."""
+    """``given``, or the secret's credentials from the shared cache (or ``reconnector``'s)."""
+    if given is not None:
+        return given
     if reconnector is None:
         from pipeline_secrets.api import default_reconnector
 
         reconnector = default_reconnector()
-    return reconnector.credentials(secret_id, version_stage=version_stage, defaults=defaults)
+    return reconnector.credentials(_need_id(secret_id), defaults=defaults)
 
 
 def jdbc_options(
@@ -122,9 +123,7 @@ def jdbc_options(
     """
     if table is not None and query is not None:
         raise ValueError("give either table= or query=, not both")
-    creds = credentials or resolve_credentials(
-        _need_id(secret_id), reconnector=reconnector, defaults=defaults
-    )
+    creds = _credentials(credentials, secret_id, reconnector, defaults)
     target = to_jdbc(creds, flavor=flavor)
     opts = SecretOptions()
     opts["url"] = target.url
@@ -176,9 +175,7 @@ def glue_connection_options(
     """
     if table is not None and query is not None:
         raise ValueError("give either table= or query=, not both")
-    creds = credentials or resolve_credentials(
-        _need_id(secret_id), reconnector=reconnector, defaults=defaults
-    )
+    creds = _credentials(credentials, secret_id, reconnector, defaults)
     creds.require("engine")
     engine = engine_info(creds.engine or "").name
     # Glue reaches MariaDB through its bundled MySQL driver, whatever the environment

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import botocore
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from pipeline_secrets.client import ClientFactory, ClientSettings
@@ -75,6 +75,10 @@ class SecretSource(Protocol):
         """The boto3 client for calls no source wraps (writes, rotation, version lists)."""
         ...
 
+    def call(self, operation: str, secret_id: str, do: Callable[[Any], T]) -> T:
+        """``do(client)`` with the source's counting, error mapping and failover."""
+        ...
+
 
 class SecretsManagerSource:
     """Fetches secrets; maps AWS errors to ours; tries fallback regions on outages."""
@@ -103,7 +107,7 @@ class SecretsManagerSource:
         if ref.version_stage or not ref.version_id:
             # moto can serve a stale value when VersionStage is omitted.
             request["VersionStage"] = ref.version_stage or AWSCURRENT
-        response = self._call("GetSecretValue", secret_id, lambda c: c.get_secret_value(**request))
+        response = self.call("GetSecretValue", secret_id, lambda c: c.get_secret_value(**request))
         return secret_value_from_response(secret_id, response)
 
     def client(self, region: str | None = None) -> Any:
@@ -111,7 +115,7 @@ class SecretsManagerSource:
 
     def describe_secret(self, secret_id: str) -> dict[str, Any]:
         return dict(
-            self._call("DescribeSecret", secret_id, lambda c: c.describe_secret(SecretId=secret_id))
+            self.call("DescribeSecret", secret_id, lambda c: c.describe_secret(SecretId=secret_id))
         )
 
     # -- many values -----------------------------------------------------------------
@@ -167,9 +171,7 @@ class SecretsManagerSource:
                 request["Filters"] = [{"Key": "name", "Values": [name_prefix]}]
             if token:
                 request["NextToken"] = token
-            page = self._call(
-                "ListSecrets", name_prefix or "*", _operation("list_secrets", request)
-            )
+            page = self.call("ListSecrets", name_prefix or "*", _operation("list_secrets", request))
             for entry in page.get("SecretList", []):
                 if not name_prefix or str(entry.get("Name", "")).startswith(name_prefix):
                     yield entry
@@ -233,7 +235,7 @@ class SecretsManagerSource:
             if token:
                 call["NextToken"] = token
             label = ",".join(request.get("SecretIdList", [])) or "filter"
-            page = self._call(
+            page = self.call(
                 "BatchGetSecretValue", label, _operation("batch_get_secret_value", call)
             )
             yield page
@@ -264,7 +266,10 @@ class SecretsManagerSource:
             )
 
     # -- the one place that calls boto3 ----------------------------------------------
-    def _call(self, operation: str, secret_id: str, do: Callable[[Any], T]) -> T:
+    def call(self, operation: str, secret_id: str, do: Callable[[Any], T]) -> T:
+        """``do(client)`` for a Secrets Manager call no method here wraps (version lists,
+        resource policies, RotateSecret): counted, AWS errors mapped to ours, replica
+        regions tried on an outage, like every read."""
         regions = self.clients.regions()
         last_error: SecretError | None = None
         for index, region in enumerate(regions):
@@ -282,6 +287,14 @@ class SecretsManagerSource:
                     raise misconfigured from exc  # no failover: every region would fail
                 if not isinstance(exc, BotoCoreError):
                     raise
+                if isinstance(exc, ParamValidationError):
+                    # Refused by botocore before sending: the caller's mistake, the same in
+                    # every region. Its message may quote parameters: only its name here.
+                    raise SecretRequestError(
+                        f"{operation} for secret {secret_id!r}: invalid request "
+                        f"({type(exc).__name__})",
+                        secret_id=secret_id,
+                    ) from None
                 mapped = SecretServiceUnavailableError(
                     f"{operation} for secret {secret_id!r} could not reach Secrets Manager"
                     f"{_region_suffix(region)}: {type(exc).__name__}",

@@ -54,7 +54,7 @@ def rotate_now(backend: Any, name: str) -> dict[str, Any]:
     def call(client: Any) -> dict[str, Any]:
         return dict(client.rotate_secret(SecretId=name, RotateImmediately=True))
 
-    started = source._call("RotateSecret", name, call)
+    started = source.call("RotateSecret", name, call)
     backend.cache.invalidate(name)
     return {"secret": name, "version_id": started.get("VersionId")}
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline_secrets.errors import SecretError
 from pipeline_secrets.model import AWSCURRENT
-from pipeline_secrets.source import SecretsManagerSource
+from pipeline_secrets.source import SecretSource
 from pipeline_secrets.tools.audit import PolicySet, SecretAudit, audit_one
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def build_inventory(
 ) -> Inventory:
     """List, audit and describe every secret ``backend`` serves."""
     now = now or datetime.now(timezone.utc)
-    source: SecretsManagerSource = backend.cache.source
+    source: SecretSource = backend.cache.source
     prefixes = secret_prefixes(backend)
     errors: dict[str, str] = {}
     names: dict[str, tuple[str, str]] = {}
@@ -132,13 +132,13 @@ def build_inventory(
     )
 
 
-def current_version_created(source: SecretsManagerSource, name: str) -> str | None:
+def current_version_created(source: SecretSource, name: str) -> str | None:
     """When the AWSCURRENT version was created: the last rotation (or the first value)."""
 
     def call(client: Any) -> dict[str, Any]:
         return dict(client.list_secret_version_ids(SecretId=name, IncludeDeprecated=False))
 
-    for entry in source._call("ListSecretVersionIds", name, call).get("Versions", []):
+    for entry in source.call("ListSecretVersionIds", name, call).get("Versions", []):
         if AWSCURRENT in (entry.get("VersionStages") or []):
             created = entry.get("CreatedDate")
             if isinstance(created, datetime):

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from pipeline_secrets.agent import wire
@@ -25,6 +25,7 @@ from pipeline_secrets.source import SecretSource, map_error_code, secret_value_f
 from pipeline_secrets.stats import Stats
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class AgentUnavailableError(SecretServiceUnavailableError):
@@ -198,6 +199,9 @@ class AgentSource:
 
     def client(self, region: str | None = None) -> Any:
         return self.fallback.client(region)
+
+    def call(self, operation: str, secret_id: str, do: Callable[[Any], T]) -> T:
+        return self.fallback.call(operation, secret_id, do)
 
     def _via_agent(self, ref: SecretRef, refresh: bool) -> SecretValue:
         try:

@@ -27,7 +27,7 @@ from typing import Any
 
 from pipeline_secrets.errors import SecretError, SecretNotFoundError
 from pipeline_secrets.model import AWSCURRENT, AWSPENDING
-from pipeline_secrets.source import SecretsManagerSource
+from pipeline_secrets.source import SecretSource
 from pipeline_secrets.tools.audit_policy import AuditPolicy, PolicySet, tags_of
 
 __all__ = ["AuditPolicy", "AuditReport", "PolicySet", "SecretAudit", "audit_secrets"]
@@ -150,7 +150,7 @@ class AuditReport:
 
 
 def audit_secrets(
-    source: SecretsManagerSource,
+    source: SecretSource,
     prefixes: Sequence[str],
     policy: AuditPolicy | PolicySet | None = None,
     *,
@@ -189,7 +189,7 @@ def audit_secrets(
 
 
 def audit_one(
-    source: SecretsManagerSource, name: str, policies: PolicySet, now: datetime
+    source: SecretSource, name: str, policies: PolicySet, now: datetime
 ) -> SecretAudit | None:
     """One secret's audit, or None when the policy excludes it."""
     described = source.describe_secret(name)
@@ -311,7 +311,7 @@ def evaluate(
     return found
 
 
-def _versions(source: SecretsManagerSource, name: str) -> dict[str, datetime]:
+def _versions(source: SecretSource, name: str) -> dict[str, datetime]:
     """Version id -> creation time, deprecated (unlabelled) versions included: the
     rotation history."""
     out: dict[str, datetime] = {}
@@ -324,7 +324,7 @@ def _versions(source: SecretsManagerSource, name: str) -> dict[str, datetime]:
                 kwargs["NextToken"] = token
             return dict(client.list_secret_version_ids(**kwargs))
 
-        page = source._call("ListSecretVersionIds", name, call)
+        page = source.call("ListSecretVersionIds", name, call)
         for entry in page.get("Versions", []):
             if isinstance(entry.get("CreatedDate"), datetime):
                 out[str(entry["VersionId"])] = _aware(entry["CreatedDate"])
@@ -339,12 +339,12 @@ def _age_minutes(created: datetime | None, now: datetime) -> float | None:
     return max(0.0, (now - created).total_seconds() / 60)
 
 
-def _has_resource_policy(source: SecretsManagerSource, name: str) -> bool | None:
+def _has_resource_policy(source: SecretSource, name: str) -> bool | None:
     def call(client: Any) -> dict[str, Any]:
         return dict(client.get_resource_policy(SecretId=name))
 
     try:
-        return bool(source._call("GetResourcePolicy", name, call).get("ResourcePolicy"))
+        return bool(source.call("GetResourcePolicy", name, call).get("ResourcePolicy"))
     except SecretNotFoundError:
         raise
     except SecretError:

@@ -113,6 +113,23 @@ def test_not_found_does_not_fail_over(moto):  # type: ignore[no-untyped-def]
     assert source.stats.api_calls() == 1
 
 
+def test_an_invalid_request_is_a_request_error_not_an_outage(moto):  # type: ignore[no-untyped-def]
+    """botocore refuses the request before sending it (an empty id): a mistake of the
+    caller, so no failover, no stale serving, no "could not reach Secrets Manager"."""
+    from pipeline_secrets.errors import SecretRequestError
+
+    settings = ClientSettings.create(
+        region_name="us-east-1", endpoint_url=moto.endpoint_url, fallback_regions="us-west-2"
+    )
+    source = SecretsManagerSource(settings)
+    with pytest.raises(SecretRequestError) as info:
+        source.get_secret_value("")
+    assert not isinstance(info.value, SecretServiceUnavailableError)
+    assert "could not reach" not in str(info.value)
+    assert "invalid request" in str(info.value)
+    assert moto.calls["GetSecretValue"] == 0
+
+
 # -- the SecretSource protocol: the direct source and the agent source -----------------------
 TOKEN = "source-test-token-" + "Vq3Lm8Zr5Tn2Kx7W"
 

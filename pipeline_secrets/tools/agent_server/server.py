@@ -14,8 +14,9 @@ start a no-op (:class:`AddressServedError`); anything else is :class:`AddressInU
 and a non-zero exit.
 
 Module map: ``connections`` (cap, idle drop, backlog, accept loop), ``handler`` (HTTP),
-``scope`` (allow-list), ``forced`` (refreshNow), ``prefetch`` (background prefix loading), ``metrics``,
-``logsafe`` (escaped, rate-limited logs); token files: :mod:`pipeline_secrets.agent.tokenfile`.
+``scope`` (allow-list), ``forced`` (refreshNow), ``prefetch`` (background prefix
+loading), ``metrics``, ``logsafe`` (escaped, rate-limited logs); token files:
+:mod:`pipeline_secrets.agent.tokenfile`.
 """
 
 from __future__ import annotations

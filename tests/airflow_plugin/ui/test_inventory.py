@@ -111,3 +111,25 @@ def test_usage_from_dags() -> None:
         "connection:orders": ["etl.extract"],
         "connection:warehouse": ["etl.load"],
     }
+
+
+def test_the_page_works_when_the_backend_reads_through_an_agent(
+    agent: Agent, ours: Any, put_secret: Any, moto: Any
+) -> None:
+    """The recommended configuration (an agent) puts an AgentSource behind the backend:
+    the inventory's version and policy lookups and "rotate now" go to its fallback
+    (they used SecretsManagerSource's private ``_call``, which an AgentSource lacks)."""
+    put_secret("airflow/connections/agent_db", {"password": "agent-page-value-1"})
+    backend = ours(
+        connections_prefix="airflow/connections",
+        agent_address=f"http://127.0.0.1:{agent.port}",
+        agent_token=TOKEN,
+    )
+    report = inventory.build_inventory(
+        backend, PolicySet.uniform(AuditPolicy(require_rotation=False))
+    )
+    assert not report.errors
+    (row,) = [r for r in report.secrets if r.name == "airflow/connections/agent_db"]
+    assert row.last_rotation and row.audit_status == "ok"
+    with pytest.raises(actions.RotationNotConfiguredError):
+        actions.rotate_now(backend, "airflow/connections/agent_db")
