@@ -22,7 +22,7 @@ step "mypy"
 "$V3/mypy" || failed+=(mypy)
 
 step "pytest (Airflow 3)"
-"$V3/pytest" -q -p no:cacheprovider "$@"
+"$V3/pytest" -q -p no:cacheprovider --durations=25 "$@"
 rc=$?
 [ $rc -eq 0 ] || failed+=("pytest-airflow3 (exit $rc)")
 
