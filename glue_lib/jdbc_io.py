@@ -32,8 +32,9 @@ from glue_lib.logs import (
     sql_execution_count,
     summary_wanted,
 )
-from glue_lib.spark_options import jdbc_options
+from glue_lib.spark_options import SecretOptions, jdbc_options
 from pipeline_secrets.credentials import DatabaseCredentials
+from pipeline_secrets.jdbc import BATCH_WRITE_PROPERTIES
 from pipeline_secrets.reconnect import NO_RETRY, Once, Reconnector, retry_login
 
 log = logging.getLogger(__name__)
@@ -200,9 +201,7 @@ def write_jdbc(
         if target_exists and attempts > 1:
             # Rows of a failed attempt may have been committed by some tasks.
             _execute(sql_connect, [dialect.truncate_sql(staged)])
-        opts = jdbc_options(
-            credentials=attempt_creds, table=dialect.table(staged), flavor=flavor, **spark_options
-        )
+        opts = _write_options(attempt_creds, dialect.table(staged), flavor, spark_options)
         writer = df.write.format("jdbc").options(**opts)
         # A missing target: Spark (re)creates the staging table on every attempt.
         writer = writer.mode("append" if target_exists else "overwrite")
@@ -250,6 +249,19 @@ def write_jdbc(
     return result
 
 
+def _write_options(
+    creds: DatabaseCredentials, table: str, flavor: str | None, spark_options: Mapping[str, Any]
+) -> SecretOptions:
+    """Spark's options for a JDBC write: the driver's batch-insert properties
+    (``reWriteBatchedInserts`` for PostgreSQL) unless the caller set them."""
+    opts = jdbc_options(credentials=creds, table=table, flavor=flavor, **spark_options)
+    given = {key.lower() for key in opts}
+    for key, value in BATCH_WRITE_PROPERTIES.get(opts["driver"], {}).items():
+        if key.lower() not in given:
+            opts[key] = value
+    return opts
+
+
 def _partitions(df: Any) -> int | None:
     try:
         return int(df._jdf.rdd().getNumPartitions())
@@ -276,7 +288,7 @@ def _write_direct(
     def attempt(creds: DatabaseCredentials) -> None:
         nonlocal attempts
         attempts += 1
-        opts = jdbc_options(credentials=creds, table=table, flavor=flavor, **spark_options)
+        opts = _write_options(creds, table, flavor, spark_options)
         if mode == "overwrite":
             opts.setdefault("truncate", "true")
         writer = df.write.format("jdbc").options(**opts).mode(mode)

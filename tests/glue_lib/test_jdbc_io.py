@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -231,3 +232,68 @@ def test_staged_write_logs_in_twice(spark: Any, db: Db, monkeypatch: pytest.Monk
     assert result.rows_moved == 2
     assert len(logins) == 2
     assert _tables(db) == {"items"}
+
+
+def _count_insert_statements(db: Db, table: str) -> Callable[[], int]:
+    """A statement-level trigger on ``table``: how many INSERT statements reached it
+    (one per row for a plain JDBC batch, one per up to 128 rows when pgjdbc rewrites)."""
+    db.execute("CREATE TABLE insert_statements (seen TIMESTAMPTZ NOT NULL DEFAULT now())")
+    db.execute(
+        "CREATE FUNCTION note_insert() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN INSERT INTO insert_statements DEFAULT VALUES; RETURN NULL; END $$"
+    )
+    db.execute(
+        f"CREATE TRIGGER {table}_inserts AFTER INSERT ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION note_insert()"
+    )
+
+    def seen() -> int:
+        return int(db.query("SELECT COUNT(*) FROM insert_statements")[0][0])
+
+    return seen
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_postgres_writes_send_batches_as_multi_row_inserts(spark: Any, db: Db) -> None:
+    """write_jdbc sets pgjdbc's reWriteBatchedInserts (a batch goes as multi-row
+    INSERTs, fewer round trips), unless the caller sets it; counted at the server."""
+    _seed(db, rows=[])
+    seen = _count_insert_statements(db, "items")
+    rows = [(i, f"n{i}", 1.0) for i in range(1, 1001)]
+    df = spark.createDataFrame(rows, SCHEMA).repartition(2)
+    write_jdbc(df, db.secret_id, "items", mode="append", staging=False)
+    rewritten = seen()
+    assert 0 < rewritten <= len(rows) // 10
+    db.execute("TRUNCATE items")
+    before = seen()
+    write_jdbc(
+        df, db.secret_id, "items", mode="append", staging=False, reWriteBatchedInserts="false"
+    )
+    assert seen() - before == len(rows)  # the caller's choice wins: one INSERT per row
+    assert len(_rows(db, "items")) == len(rows)
+
+
+def test_staged_and_unstaged_writes_share_the_write_options(
+    spark: Any, db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both write paths build Spark's options in one place (the batch properties for
+    PostgreSQL, none for MariaDB's drivers)."""
+    import glue_lib.jdbc_io as jdbc_io
+
+    _seed(db, rows=[])
+    built: list[dict[str, str]] = []
+    real = jdbc_io._write_options
+
+    def spy(*args: Any) -> Any:
+        opts = real(*args)
+        built.append(dict(opts))
+        return opts
+
+    monkeypatch.setattr(jdbc_io, "_write_options", spy)
+    df = spark.createDataFrame(ROWS[:3], SCHEMA)
+    write_jdbc(df, db.secret_id, "items", mode="append")
+    write_jdbc(df, db.secret_id, "items", mode="overwrite", staging=False)
+    assert len(built) == 2
+    expected = "true" if db.engine == "postgres" else None
+    assert [o.get("reWriteBatchedInserts") for o in built] == [expected, expected]
+    assert _rows(db, "items") == ROWS[:3]
