@@ -3,7 +3,9 @@
 Starts a moto server and a throwaway PostgreSQL cluster with SCRAM passwords (or uses
 the local MariaDB with ``--engine mariadb``), then, on local Spark:
 
-* write N rows with raw ``df.write.jdbc``, with ``glue_lib.write_jdbc`` (staging
+* write N rows with raw ``df.write.jdbc`` as users write it (the target), raw with
+  the driver properties ``write_jdbc`` adds (``reWriteBatchedInserts`` on PostgreSQL:
+  what our own work costs on top of the same driver work), with ``glue_lib.write_jdbc`` (staging
   table + one-transaction move), with ``write_jdbc(staging=False)`` (the JDBC path
   alone: same Spark write, plus secret lookup and retry wrapper), and with the
   per-partition writer (COPY on
@@ -55,6 +57,7 @@ DDL = "CREATE TABLE {name} (id BIGINT PRIMARY KEY, name VARCHAR(40), score DOUBL
 
 STEPS = (
     "write_raw",
+    "write_raw_batched",
     "write_glue_lib",
     "write_glue_lib_unstaged",
     "write_partition_writer",
@@ -67,7 +70,12 @@ RATIOS = {
     "write_glue_lib_to_raw": ("write_glue_lib", "write_raw"),
     "write_glue_lib_unstaged_to_raw": ("write_glue_lib_unstaged", "write_raw"),
     "read_glue_lib_to_raw": ("read_glue_lib", "read_raw"),
+    # Raw Spark given the driver properties write_jdbc sets (reWriteBatchedInserts for
+    # PostgreSQL): what the staging and the checks cost on top of the same driver work.
+    "write_glue_lib_to_raw_batched": ("write_glue_lib", "write_raw_batched"),
+    "write_glue_lib_unstaged_to_raw_batched": ("write_glue_lib_unstaged", "write_raw_batched"),
 }
+INFORMATIONAL = {"write_glue_lib_to_raw_batched", "write_glue_lib_unstaged_to_raw_batched"}
 
 
 def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -120,7 +128,7 @@ def markdown(data: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for key in secs:
-        base = "write_raw" if key.startswith("write") else "read_raw"
+        base = "write_raw" if key.startswith("write") else "read_raw"  # raw as users write it
         lines.append(
             f"| {key} | {med[key]:.2f} | {min(secs[key]):.2f}-{max(secs[key]):.2f} | "
             f"{data['rows'] / med[key]:,.0f} | "
@@ -137,11 +145,15 @@ def markdown(data: dict[str, Any]) -> str:
         verdict = "met" if s["median"] < data["target_ratio"] else "NOT met"
         if verdict == "met" and high >= data["target_ratio"]:
             verdict = "met (interval reaches 5%)"
+        target = (
+            "(same driver properties; no target)"
+            if key in INFORMATIONAL
+            else f"< {data['target_ratio']:.2f}: **{verdict}**"
+        )
         lines.append(
             f"| {key} | {s['median']:.3f} | {low:.3f}-{high:.3f} | "
             + ", ".join(f"{v:.3f}" for v in s["run_medians"])
-            + f" | {s['rounds_min_max'][0]:.3f}-{s['rounds_min_max'][1]:.3f} | "
-            f"< {data['target_ratio']:.2f}: **{verdict}** |"
+            + f" | {s['rounds_min_max'][0]:.3f}-{s['rounds_min_max'][1]:.3f} | {target} |"
         )
     return "\n".join(lines)
 
@@ -235,6 +247,7 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], Any]]) -> int:
     from glue_lib.driver_sql import run_sql
     from pipeline_secrets import configure
     from pipeline_secrets.client import ClientSettings
+    from pipeline_secrets.jdbc import BATCH_WRITE_PROPERTIES
 
     configure(client_settings=ClientSettings.create(endpoint_url=moto.endpoint_url))
     builder = (
@@ -277,6 +290,13 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], Any]]) -> int:
     def raw_write() -> None:
         df.write.format("jdbc").options(
             **raw_base, dbtable="w_raw", batchsize=str(args.batchsize)
+        ).mode("append").save()
+
+    batched = dict(BATCH_WRITE_PROPERTIES.get(raw_base["driver"], {}))
+
+    def raw_write_batched() -> None:
+        df.write.format("jdbc").options(
+            **raw_base, **batched, dbtable="w_rawb", batchsize=str(args.batchsize)
         ).mode("append").save()
 
     def lib_write() -> None:
@@ -353,6 +373,7 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], Any]]) -> int:
 
     write_steps = {
         "write_raw": ("w_raw", raw_write),
+        "write_raw_batched": ("w_rawb", raw_write_batched),
         "write_glue_lib": ("w_lib", lib_write),
         "write_glue_lib_unstaged": ("w_dir", lib_write_direct),
     }
@@ -366,6 +387,8 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], Any]]) -> int:
         flip = number % 2 == 1
         if "write" in args.steps:
             order = ["write_raw", "write_glue_lib", "write_glue_lib_unstaged"]
+            if batched:  # a driver whose batch properties write_jdbc sets
+                order.insert(1, "write_raw_batched")
             order = order[::-1] if flip else order
             for name in [*order, *order[::-1]]:
                 table, fn = write_steps[name]

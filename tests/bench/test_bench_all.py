@@ -77,4 +77,8 @@ def test_quick_run_of_the_spark_part(tmp_path: Path) -> None:
         "write_glue_lib_to_raw",
         "write_glue_lib_unstaged_to_raw",
         "read_glue_lib_to_raw",
+        # PostgreSQL: raw Spark given the batch property write_jdbc sets, for comparison
+        "write_glue_lib_to_raw_batched",
+        "write_glue_lib_unstaged_to_raw_batched",
     }
+    assert set(spark["median_seconds"]) >= {"write_raw", "write_raw_batched", "write_glue_lib"}
