@@ -9,6 +9,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
 from airflow_plugin.hooks.secrets_manager import DEFAULT_CONN_ID, SecretsManagerHook
+from pipeline_secrets.versions import aware, value_changed_at, version_dates
 
 
 class SecretFreshnessSensor(BaseSensorOperator):
@@ -59,42 +60,16 @@ class SecretFreshnessSensor(BaseSensorOperator):
             start = getattr(dag_run, "start_date", None)
             if start is None:
                 raise ValueError("rotated_after is None and the DAG run has no start date")
-            return _aware(start)
+            return aware(start)
         if isinstance(value, timedelta):
             return datetime.now(timezone.utc) - value
         if isinstance(value, str):
-            return _aware(datetime.fromisoformat(value))
-        return _aware(value)
+            return aware(datetime.fromisoformat(value))
+        return aware(value)
 
 
 def last_rotation(hook: SecretsManagerHook, secret_id: str) -> datetime | None:
-    """The later of LastRotatedDate and the AWSCURRENT version's CreatedDate."""
-    info = hook.describe_secret(secret_id)
-    dates: list[datetime] = []
-    if info.get("LastRotatedDate"):
-        dates.append(_aware(info["LastRotatedDate"]))
-    current = next(
-        (v for v, stages in info.get("VersionIdsToStages", {}).items() if "AWSCURRENT" in stages),
-        None,
-    )
-    if current is not None:
-        created = _created_date(hook.client(), secret_id, current)
-        if created is not None:
-            dates.append(created)
-    return max(dates) if dates else None
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-
-
-def _created_date(client: Any, secret_id: str, version_id: str) -> datetime | None:
-    request: dict[str, Any] = {"SecretId": secret_id}
-    while True:  # ListSecretVersionIds has no boto3 paginator
-        page = client.list_secret_version_ids(**request)
-        for version in page.get("Versions", []):
-            if version.get("VersionId") == version_id and version.get("CreatedDate"):
-                return _aware(version["CreatedDate"])
-        if not page.get("NextToken"):
-            return None
-        request["NextToken"] = page["NextToken"]
+    """The later of LastRotatedDate and the AWSCURRENT version's CreatedDate
+    (:func:`pipeline_secrets.versions.value_changed_at`)."""
+    source = hook.cache.source
+    return value_changed_at(source.describe_secret(secret_id), version_dates(source, secret_id))

@@ -8,10 +8,9 @@ Usable from the ``pipeline-secrets audit`` command and from code (an Airflow DAG
 
 Each secret gets the policy of its kind (database credentials, API tokens, Variables,
 other; see :mod:`pipeline_secrets.tools.audit_policy`), narrowed by prefix/tag rules;
-excluded secrets are listed, not audited. A rotation by any means counts: the last
-rotation is the later of ``LastRotatedDate`` and the creation of the AWSCURRENT version
-when older versions exist (our local runner and manual PutSecretValue leave no
-``LastRotatedDate``). The age rule applies whether or not automatic rotation is on.
+excluded secrets are listed, not audited. A rotation by any means counts
+(:func:`pipeline_secrets.versions.last_rotated`). The age rule applies whether or not
+automatic rotation is on.
 
 Reads metadata only (ListSecrets, DescribeSecret, ListSecretVersionIds,
 GetResourcePolicy); never a secret value.
@@ -20,15 +19,22 @@ GetResourcePolicy); never a secret value.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipeline_secrets.errors import SecretError, SecretNotFoundError
-from pipeline_secrets.model import AWSCURRENT, AWSPENDING
+from pipeline_secrets.model import AWSPENDING
 from pipeline_secrets.source import SecretSource
 from pipeline_secrets.tools.audit_policy import AuditPolicy, PolicySet, tags_of
+from pipeline_secrets.versions import (
+    aware,
+    current_created,
+    last_rotated,
+    staged_version,
+    version_dates,
+)
 
 __all__ = ["AuditPolicy", "AuditReport", "PolicySet", "SecretAudit", "audit_secrets"]
 
@@ -51,12 +57,13 @@ class SecretAudit:
     rotation_enabled: bool
     rotation_lambda: str | None
     rotation_schedule: str | None
-    last_rotated: str | None  # LastRotatedDate, or the AWSCURRENT version's creation
+    last_rotated: str | None  # None: never rotated (pipeline_secrets.versions.last_rotated)
     next_rotation: str | None
     pending_version: str | None
     pending_age_minutes: float | None
     replication: list[dict[str, str]]
     resource_policy: bool | None  # None: could not be read
+    current_created: str | None = None  # when the AWSCURRENT version (the value in use) was made
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -198,12 +205,9 @@ def audit_one(
         return None
     kind = policies.kind_of(name, described, tags)
     policy = policies.policy_for(name, tags, kind)
-    stages: Mapping[str, Iterable[str]] = described.get("VersionIdsToStages") or {}
-    pending = next((v for v, s in stages.items() if AWSPENDING in s and AWSCURRENT not in s), None)
-    versions = _versions(source, name)
+    pending = staged_version(described, AWSPENDING)
+    versions = version_dates(source, name)
     pending_age = _age_minutes(versions.get(pending), now) if pending else None
-    current = next((v for v, s in stages.items() if AWSCURRENT in s), None)
-    last_rotated = _last_rotated(described, versions, current, pending)
     rules = described.get("RotationRules") or {}
     schedule = rules.get("ScheduleExpression") or (
         f"every {rules['AutomaticallyAfterDays']} days"
@@ -217,7 +221,8 @@ def audit_one(
         rotation_enabled=bool(described.get("RotationEnabled")),
         rotation_lambda=described.get("RotationLambdaARN"),
         rotation_schedule=schedule,
-        last_rotated=_iso(last_rotated),
+        last_rotated=_iso(last_rotated(described, versions)),
+        current_created=_iso(current_created(described, versions)),
         next_rotation=_iso(described.get("NextRotationDate")),
         pending_version=pending,
         pending_age_minutes=pending_age,
@@ -229,26 +234,6 @@ def audit_one(
     )
     audit.findings = evaluate(audit, described, policy, now)
     return audit
-
-
-def _last_rotated(
-    described: Mapping[str, Any],
-    versions: Mapping[str, datetime],
-    current: str | None,
-    pending: str | None,
-) -> datetime | None:
-    """The later of LastRotatedDate and the AWSCURRENT version's creation, the latter
-    only when a version at least as old exists (the first version is the creation, not
-    a rotation; a pending version does not count)."""
-    candidates: list[datetime] = []
-    last = described.get("LastRotatedDate")
-    if isinstance(last, datetime):
-        candidates.append(_aware(last))
-    made = versions.get(current) if current else None
-    older = (t for v, t in versions.items() if v not in (current, pending))
-    if made is not None and any(t <= made for t in older):
-        candidates.append(made)
-    return max(candidates) if candidates else None
 
 
 def evaluate(
@@ -272,7 +257,7 @@ def evaluate(
             else described.get("CreatedDate")
         )
         if isinstance(reference, datetime):
-            age = (now - _aware(reference)).total_seconds() / 86400
+            age = (now - aware(reference)).total_seconds() / 86400
             if age > policy.max_days_since_rotation:
                 what = "last rotated" if rotated else "created, never rotated,"
                 add(
@@ -281,7 +266,7 @@ def evaluate(
                 )
     next_date = described.get("NextRotationDate")
     if audit.rotation_enabled and isinstance(next_date, datetime):
-        late = now - _aware(next_date)
+        late = now - aware(next_date)
         if late > timedelta(days=policy.overdue_grace_days):
             add("rotation-overdue", f"next rotation was due {late.days} day(s) ago")
     if audit.pending_version is not None:
@@ -311,28 +296,6 @@ def evaluate(
     return found
 
 
-def _versions(source: SecretSource, name: str) -> dict[str, datetime]:
-    """Version id -> creation time, deprecated (unlabelled) versions included: the
-    rotation history."""
-    out: dict[str, datetime] = {}
-    token: str | None = None
-    while True:
-
-        def call(client: Any, token: str | None = token) -> dict[str, Any]:
-            kwargs: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True}
-            if token:
-                kwargs["NextToken"] = token
-            return dict(client.list_secret_version_ids(**kwargs))
-
-        page = source.call("ListSecretVersionIds", name, call)
-        for entry in page.get("Versions", []):
-            if isinstance(entry.get("CreatedDate"), datetime):
-                out[str(entry["VersionId"])] = _aware(entry["CreatedDate"])
-        token = page.get("NextToken")
-        if not token:
-            return out
-
-
 def _age_minutes(created: datetime | None, now: datetime) -> float | None:
     if created is None:
         return None
@@ -351,9 +314,5 @@ def _has_resource_policy(source: SecretSource, name: str) -> bool | None:
         return None  # not allowed to read it: reported as unknown
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def _iso(value: Any) -> str | None:
-    return _aware(value).isoformat() if isinstance(value, datetime) else None
+    return aware(value).isoformat() if isinstance(value, datetime) else None
