@@ -112,14 +112,13 @@ def build_inventory(
     for name, (kind, key) in sorted(names.items()):
         try:
             audit = audit_one(source, name, policy, now)
-            created = current_version_created(source, name)
         except SecretError as exc:
             errors[name] = str(exc)
             rows.append(_error_row(name, kind, key))
             continue
         if audit is None:
             continue  # the audit policy excludes it
-        row = _row(audit, kind, key, created)
+        row = _row(audit, kind, key, audit.current_created)
         row.cached = backend.cache.cached_value(name, AWSCURRENT) is not None
         row.used_by = list((usage or {}).get(f"{kind}:{key}", []))
         rows.append(row)
@@ -132,35 +131,24 @@ def build_inventory(
     )
 
 
-def current_version_created(source: SecretSource, name: str) -> str | None:
-    """When the AWSCURRENT version was created: the last rotation (or the first value)."""
-
-    def call(client: Any) -> dict[str, Any]:
-        return dict(client.list_secret_version_ids(SecretId=name, IncludeDeprecated=False))
-
-    for entry in source.call("ListSecretVersionIds", name, call).get("Versions", []):
-        if AWSCURRENT in (entry.get("VersionStages") or []):
-            created = entry.get("CreatedDate")
-            if isinstance(created, datetime):
-                aware = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
-                return aware.isoformat()
-    return None
+# SecretAudit fields the page shows as they are, under the same names.
+_AUDIT_FIELDS = (
+    "name",
+    "rotation_enabled",
+    "rotation_schedule",
+    "next_rotation",
+    "pending_version",
+)
 
 
 def _row(audit: SecretAudit, kind: str, key: str, created: str | None) -> SecretRow:
     return SecretRow(
-        name=audit.name,
         kind=kind,
         key=key,
         last_rotation=created,
-        rotation_enabled=audit.rotation_enabled,
-        rotation_schedule=audit.rotation_schedule,
-        next_rotation=audit.next_rotation,
-        pending_version=audit.pending_version,
         audit_status=audit.status,
-        findings=[
-            {"rule": f.rule, "severity": f.severity, "message": f.message} for f in audit.findings
-        ],
+        findings=[asdict(finding) for finding in audit.findings],
+        **{name: getattr(audit, name) for name in _AUDIT_FIELDS},
     )
 
 

@@ -48,9 +48,14 @@ def test_lists_prefixes_fallbacks_and_explicit_secrets_only(
         connections_fallback_prefixes=["legacy/conns"],
         connections={"orders": {"secret_id": "rds!db-123", "host": "h", "conn_type": "postgres"}},
     )
+    stats = backend.cache.source.stats
+    before = stats.api_calls("ListSecretVersionIds")
     report = inventory.build_inventory(
         backend, PolicySet.uniform(AuditPolicy(require_rotation=False))
     )
+    # One version listing per secret: the audit's, which also gives the page its
+    # "last rotation" (the page listed the versions a second time before).
+    assert stats.api_calls("ListSecretVersionIds") - before == 4
     got = {(r.name, r.kind, r.key, r.audit_status) for r in report.secrets}
     assert got == {
         ("airflow/connections/a", "connection", "a", "ok"),
