@@ -122,14 +122,16 @@ def _driver_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in extra.items() if key not in HOOK_EXTRAS}
 
 
+@dataclass(eq=False)
 class SecretSource:
     """Credentials from a secret, through the core reconnect policy."""
 
-    def __init__(self, secret_id: str, reconnector: Reconnector, template: ConnectionTemplate):
-        self.secret_id = secret_id
-        self.reconnector = reconnector
-        self.template = template
-        self._defaults = template.defaults()
+    secret_id: str
+    reconnector: Reconnector
+    template: ConnectionTemplate
+
+    def __post_init__(self) -> None:
+        self._defaults = self.template.defaults()
 
     def describe(self) -> str:
         return f"secret {self.secret_id!r}"

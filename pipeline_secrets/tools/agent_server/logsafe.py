@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 def printable(text: object, limit: int = 200) -> str:
@@ -19,32 +20,26 @@ def printable(text: object, limit: int = 200) -> str:
     return escaped + ("..." if len(raw) > limit else "")
 
 
+@dataclass(eq=False)
 class RateLimitedLog:
     """At most one record per ``interval_seconds``; the next one says how many were
     suppressed meanwhile (a flood of refused requests cannot flood the log)."""
 
-    def __init__(
-        self,
-        logger: logging.Logger,
-        level: int = logging.WARNING,
-        interval_seconds: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._logger = logger
-        self._level = level
-        self._interval = interval_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._next_at = 0.0
-        self._suppressed = 0
+    logger: logging.Logger
+    level: int = logging.WARNING
+    interval_seconds: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _next_at: float = field(default=0.0, init=False, repr=False)
+    _suppressed: int = field(default=0, init=False, repr=False)
 
     def __call__(self, message: str, *args: object) -> None:
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             if now < self._next_at:
                 self._suppressed += 1
                 return
             suppressed, self._suppressed = self._suppressed, 0
-            self._next_at = now + self._interval
+            self._next_at = now + self.interval_seconds
         suffix = f" ({suppressed} similar suppressed)" if suppressed else ""
-        self._logger.log(self._level, message + suffix, *args)
+        self.logger.log(self.level, message + suffix, *args)
