@@ -53,10 +53,16 @@ def staged_version(described: Mapping[str, Any], stage: str = AWSCURRENT) -> str
     AWSCURRENT, i.e. a rotation under way), from DescribeSecret's ``VersionIdsToStages``."""
     stages: Mapping[str, Iterable[str]] = described.get("VersionIdsToStages") or {}
     for version, labels in stages.items():
-        labels = list(labels)
-        if stage in labels and (stage != AWSPENDING or AWSCURRENT not in labels):
+        held = set(labels)
+        if stage in held and (stage != AWSPENDING or AWSCURRENT not in held):
             return str(version)
     return None
+
+
+def _rotated_dates(described: Mapping[str, Any]) -> list[datetime]:
+    """DescribeSecret's ``LastRotatedDate`` (set by RotateSecret only), if any."""
+    last = described.get("LastRotatedDate")
+    return [aware(last)] if isinstance(last, datetime) else []
 
 
 def current_created(
@@ -72,7 +78,7 @@ def value_changed_at(
 ) -> datetime | None:
     """The later of ``LastRotatedDate`` and the AWSCURRENT version's creation: since
     when the value in use has been the same (its creation if it never changed)."""
-    candidates = [aware(d) for d in (described.get("LastRotatedDate"),) if isinstance(d, datetime)]
+    candidates = _rotated_dates(described)
     made = current_created(described, versions)
     if made is not None:
         candidates.append(made)
@@ -83,7 +89,7 @@ def last_rotated(described: Mapping[str, Any], versions: Mapping[str, datetime])
     """The last rotation, or None for a secret never rotated: the later of
     ``LastRotatedDate`` and the AWSCURRENT version's creation, the latter only when a
     version at least as old exists (a pending version does not count)."""
-    candidates = [aware(d) for d in (described.get("LastRotatedDate"),) if isinstance(d, datetime)]
+    candidates = _rotated_dates(described)
     current = staged_version(described, AWSCURRENT)
     pending = staged_version(described, AWSPENDING)
     made = versions.get(current) if current else None
