@@ -118,7 +118,7 @@ def build_inventory(
             continue
         if audit is None:
             continue  # the audit policy excludes it
-        row = _row(audit, kind, key, audit.current_created)
+        row = _row(audit, kind, key)
         row.cached = backend.cache.cached_value(name, AWSCURRENT) is not None
         row.used_by = list((usage or {}).get(f"{kind}:{key}", []))
         rows.append(row)
@@ -141,11 +141,11 @@ _AUDIT_FIELDS = (
 )
 
 
-def _row(audit: SecretAudit, kind: str, key: str, created: str | None) -> SecretRow:
+def _row(audit: SecretAudit, kind: str, key: str) -> SecretRow:
     return SecretRow(
         kind=kind,
         key=key,
-        last_rotation=created,
+        last_rotation=audit.current_created,
         audit_status=audit.status,
         findings=[asdict(finding) for finding in audit.findings],
         **{name: getattr(audit, name) for name in _AUDIT_FIELDS},
