@@ -40,7 +40,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -287,17 +287,17 @@ def _run(args: argparse.Namespace, cleanup: list[Callable[[], Any]]) -> int:
         )
         return int(got)
 
-    def raw_write() -> None:
-        df.write.format("jdbc").options(
-            **raw_base, dbtable="w_raw", batchsize=str(args.batchsize)
-        ).mode("append").save()
+    def raw_writer(table: str, driver_properties: Mapping[str, str]) -> Callable[[], None]:
+        def write() -> None:
+            df.write.format("jdbc").options(
+                **raw_base, **driver_properties, dbtable=table, batchsize=str(args.batchsize)
+            ).mode("append").save()
 
-    batched = dict(BATCH_WRITE_PROPERTIES.get(raw_base["driver"], {}))
+        return write
 
-    def raw_write_batched() -> None:
-        df.write.format("jdbc").options(
-            **raw_base, **batched, dbtable="w_rawb", batchsize=str(args.batchsize)
-        ).mode("append").save()
+    batched = BATCH_WRITE_PROPERTIES.get(raw_base["driver"], {})
+    raw_write = raw_writer("w_raw", {})
+    raw_write_batched = raw_writer("w_rawb", batched)
 
     def lib_write() -> None:
         write_jdbc(df, secret_id, "w_lib", mode="append", batchsize=args.batchsize)
